@@ -1,0 +1,34 @@
+# Turnsignal developer commands. Every target creates .venv and installs into it first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: start the API server and its fit worker on the embedded SQLite default (127.0.0.1:8000)
+run: install
+	$(VENV)/bin/turnsignal serve
+
+## test: the fast suite (SQLite always; PostgreSQL when TURNSIGNAL_TEST_POSTGRES_URL is set)
+test: install
+	$(PY) -m pytest -m "not slow" -q
+
+## test-slow: sampling-heavy tests (parameter recovery, full fits)
+test-slow: install
+	$(PY) -m pytest -m slow -q
+
+## bench: speed and memory benchmarks, printed as tables
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Turnsignal service: Litestar REST API, persistence, client and CLI."""

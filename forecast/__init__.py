@@ -1,0 +1,1 @@
+"""Turnsignal forecasting core: pure numpy/pandas math (eval tables, links, emergence, scoring, LMSR)."""
