@@ -1,0 +1,95 @@
+"""The Litestar application factory: `create_app(settings=None) -> Litestar`.
+
+Start-up applies Alembic migrations (unless `settings.run_migrations` is False) and starts a small
+loop revealing sealed results whose `reveal_at` has passed. Each feature slice in `api/domain/*`
+exposes `ROUTES`; add a slice by appending its routes to `_route_handlers()`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import provide_admin, provide_participant
+from api.db import create_engine, create_session_factory, run_migrations
+from api.errors import EXCEPTION_HANDLERS
+from api.settings import Settings
+
+log = logging.getLogger("turnsignal.api")
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request; services commit their own writes (see `api.db.transaction`)."""
+    async with state.session_factory() as session:
+        yield session
+
+
+def _route_handlers() -> list[Any]:
+    from api.domain.participants.routes import ROUTES as participants
+
+    handlers: list[Any] = [*participants]
+    for module in ("questions", "predictions", "results", "scoring", "ledger", "bets", "markets"):
+        with contextlib.suppress(ModuleNotFoundError):
+            handlers += __import__(f"api.domain.{module}.routes", fromlist=["ROUTES"]).ROUTES
+    return handlers
+
+
+async def _reveal_loop(app: Litestar) -> None:
+    """Reveal due sealed results every `reveal_poll_seconds`; errors are logged, never fatal."""
+    from api.domain.results.service import reveal_due_results
+
+    while True:
+        await asyncio.sleep(app.state.settings.reveal_poll_seconds)
+        try:
+            async with app.state.session_factory() as session:
+                await reveal_due_results(session)
+        except Exception:  # keep the loop alive; the next tick retries
+            log.exception("revealing due results failed")
+
+
+async def _startup(app: Litestar) -> None:
+    if app.state.settings.run_migrations:
+        await run_migrations(app.state.engine)
+    with contextlib.suppress(ModuleNotFoundError, ImportError):
+        import api.domain.results.service  # noqa: F401
+
+        app.state.reveal_task = asyncio.create_task(_reveal_loop(app))
+
+
+async def _shutdown(app: Litestar) -> None:
+    task = getattr(app.state, "reveal_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the service for `settings` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    engine = create_engine(settings)
+    state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine)})
+    return Litestar(
+        route_handlers=_route_handlers(),
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "participant": Provide(provide_participant),
+            "admin": Provide(provide_admin),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[_startup],
+        on_shutdown=[_shutdown],
+        state=state,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Turnsignal", version="0.1.0", path="/schema"),
+        debug=False,
+    )

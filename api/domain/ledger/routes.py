@@ -1,0 +1,44 @@
+"""/v1/me/balance, /v1/me/ledger, /v1/admin/grants, /v1/admin/ledger/audit."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.models import Participant
+from api.domain.ledger import service
+from api.domain.ledger.schemas import AuditOut, BalanceOut, GrantCreate, GrantOut, LedgerPage
+
+IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
+
+
+@get("/v1/me/balance", tags=["ledger"])
+async def my_balance(db_session: AsyncSession, participant: Participant) -> BalanceOut:
+    """The caller's balance in micro-credits (the starting grant is minted on first use)."""
+    return await service.my_balance(db_session, participant)
+
+
+@get("/v1/me/ledger", tags=["ledger"])
+async def my_ledger(
+    db_session: AsyncSession, participant: Participant,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50, before: Annotated[int | None, Parameter(ge=1)] = None,
+) -> LedgerPage:
+    """The caller's ledger entries, newest first, paginated with the `before` cursor."""
+    return await service.my_ledger(db_session, participant, limit, before)
+
+
+@post("/v1/admin/grants", tags=["ledger"])
+async def grant(request: Request, db_session: AsyncSession, admin: Participant, data: GrantCreate, idempotency_key: IdemKey) -> Response[GrantOut]:
+    """Admin: the house mints `amount` µc into a participant's account (needs an Idempotency-Key)."""
+    return await service.grant(db_session, admin, data, idempotency_key, request.url.path)
+
+
+@get("/v1/admin/ledger/audit", tags=["ledger"])
+async def ledger_audit(db_session: AsyncSession, admin: Participant) -> AuditOut:
+    """Admin: recompute every ledger invariant from the raw entries and list any violation."""
+    return AuditOut(**await service.audit(db_session))
+
+
+ROUTES: list[Any] = [my_balance, my_ledger, grant, ledger_audit]

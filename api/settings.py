@@ -1,0 +1,54 @@
+"""Service settings, read from environment variables (prefix `TURNSIGNAL_`).
+
+| variable                              | default                               | meaning                                   |
+|---------------------------------------|---------------------------------------|-------------------------------------------|
+| TURNSIGNAL_DATABASE_URL               | sqlite+aiosqlite:///./turnsignal.db   | SQLAlchemy async URL (SQLite or asyncpg)  |
+| TURNSIGNAL_MAX_BODY_BYTES             | 1048576                               | request bodies above this get 413         |
+| TURNSIGNAL_REVEAL_POLL_SECONDS        | 2.0                                   | how often due sealed results are revealed |
+| TURNSIGNAL_LEADERBOARD_MIN_QUESTIONS  | 3                                     | resolved questions needed to be ranked    |
+| TURNSIGNAL_OPEN_REGISTRATION          | true                                  | anyone may register as a participant      |
+| TURNSIGNAL_DB_POOL_SIZE               | 10                                    | PostgreSQL connection pool size           |
+| TURNSIGNAL_DATABASE_SCHEMA            | (none)                                | PostgreSQL schema (search_path) to use    |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./turnsignal.db"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment; build with `Settings.from_env()`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    max_body_bytes: int = 1_048_576
+    reveal_poll_seconds: float = 2.0
+    leaderboard_min_questions: int = 3
+    open_registration: bool = True
+    db_pool_size: int = 10
+    database_schema: str | None = None
+    run_migrations: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read `TURNSIGNAL_*` variables, falling back to the defaults above."""
+        env = os.environ
+        return cls(
+            database_url=env.get("TURNSIGNAL_DATABASE_URL", DEFAULT_DATABASE_URL),
+            max_body_bytes=int(env.get("TURNSIGNAL_MAX_BODY_BYTES", "1048576")),
+            reveal_poll_seconds=float(env.get("TURNSIGNAL_REVEAL_POLL_SECONDS", "2.0")),
+            leaderboard_min_questions=int(env.get("TURNSIGNAL_LEADERBOARD_MIN_QUESTIONS", "3")),
+            open_registration=_env_bool("TURNSIGNAL_OPEN_REGISTRATION", True),
+            db_pool_size=int(env.get("TURNSIGNAL_DB_POOL_SIZE", "10")),
+            database_schema=env.get("TURNSIGNAL_DATABASE_SCHEMA") or None,
+        )

@@ -1,0 +1,70 @@
+"""Ledger: balances, paginated ledger, admin grants, idempotency, the invariant audit (issue 4)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.api.money_helpers import MICRO, audit, balance, entry_count, idem
+
+pytestmark = pytest.mark.anyio
+GRANT = 1000 * MICRO
+
+
+async def test_starting_grant_balance_and_ledger(client, make_participant) -> None:
+    alice = await make_participant("alice")
+    assert await balance(client, alice) == GRANT
+    r = await client.get("/v1/me/balance", headers=alice.headers)
+    assert r.json()["credits"] == "1000.000000"
+    page = (await client.get("/v1/me/ledger", headers=alice.headers)).json()
+    assert [i["kind"] for i in page["items"]] == ["grant"] and page["items"][0]["amount"] == GRANT
+    assert page["next_before"] is None
+
+
+async def test_admin_grants_are_idempotent_and_paginated(client, app, make_participant) -> None:
+    admin, bob = await make_participant("root", role="admin"), await make_participant("bob")
+    headers = idem(admin.headers, "grant-1")
+    body = {"participant_id": bob.id, "amount": 5 * MICRO}
+    first = await client.post("/v1/admin/grants", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    before = await entry_count(app)
+    retry = await client.post("/v1/admin/grants", json=body, headers=headers)
+    assert retry.status_code == 201 and retry.json() == first.json()
+    assert await entry_count(app) == before  # the retry moved nothing
+    assert (await client.post("/v1/admin/grants", json={**body, "amount": 6}, headers=headers)).status_code == 409
+    for _ in range(4):
+        assert (await client.post("/v1/admin/grants", json=body, headers=idem(admin.headers))).status_code == 201
+    assert await balance(client, bob) == GRANT + 5 * 5 * MICRO
+    seen, before_id = [], None
+    while True:
+        params = {"limit": 2} | ({"before": before_id} if before_id else {})
+        page = (await client.get("/v1/me/ledger", params=params, headers=bob.headers)).json()
+        seen += page["items"]
+        before_id = page["next_before"]
+        if before_id is None:
+            break
+    assert len(seen) == 6 and sum(i["amount"] for i in seen) == GRANT + 25 * MICRO
+    assert seen[0]["balance_after"] == GRANT + 25 * MICRO
+    report = await audit(client, admin)
+    assert report["minted"] == report["held"] == 2 * GRANT + 25 * MICRO
+
+
+async def test_grant_refusals_move_nothing(client, app, make_participant) -> None:
+    admin, bob = await make_participant("root", role="admin"), await make_participant("bob")
+    await balance(client, bob)
+    before = await entry_count(app)
+    ok = {"participant_id": bob.id, "amount": MICRO}
+    cases = [
+        (bob.headers | {"Idempotency-Key": "x"}, ok, 403),  # not an admin
+        (admin.headers, ok, 400),  # no Idempotency-Key
+        (idem(admin.headers), {"participant_id": bob.id, "amount": 0}, 400),
+        (idem(admin.headers), {"participant_id": bob.id, "amount": -5}, 400),
+        (idem(admin.headers), {"participant_id": bob.id, "amount": 1.5}, 400),
+        (idem(admin.headers), {"participant_id": "nobody", "amount": 5}, 404),
+    ]
+    for headers, body, status in cases:
+        r = await client.post("/v1/admin/grants", json=body, headers=headers)
+        assert r.status_code == status, (body, r.text)
+        assert set(r.json()["error"]) == {"status", "message", "field"}
+    assert await entry_count(app) == before
+    assert (await client.get("/v1/admin/ledger/audit", headers=bob.headers)).status_code == 403
+    assert (await client.get("/v1/me/ledger", params={"limit": 0}, headers=bob.headers)).status_code == 400
+    await audit(client, admin)

@@ -1,0 +1,103 @@
+"""forecast.scoring against hand-computed values."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast import scoring as s
+
+
+def test_brier_and_log_score_binary_by_hand() -> None:
+    p, o = np.array([0.8, 0.3]), np.array([1, 0])
+    np.testing.assert_allclose(s.brier_score(p, o), [0.04, 0.09])
+    np.testing.assert_allclose(s.log_score_binary(p, o), [np.log(0.8), np.log(0.7)])
+
+
+@pytest.mark.parametrize("bad", [[np.nan], [1.2], [-0.1]])
+def test_binary_scores_reject_bad_probabilities(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match="probabilities"):
+        s.brier_score(bad, [1])
+
+
+def test_log_score_rejects_certainty_and_bad_outcomes() -> None:
+    with pytest.raises(ValueError):
+        s.log_score_binary([1.0], [1])
+    with pytest.raises(ValueError, match="outcomes"):
+        s.brier_score([0.5], [2])
+
+
+def test_crps_ensemble_matches_hand_value() -> None:
+    # two-member ensemble {0, 1}, y = 0: E|X-y| - E|X-X'|/2 = 0.5 - 0.25 = 0.25
+    np.testing.assert_allclose(s.crps_ensemble(np.array([0.0]), np.array([[0.0, 1.0]])), [0.25])
+    with pytest.raises(ValueError, match="samples"):
+        s.crps_ensemble(np.zeros(2), np.zeros((3, 4)))
+
+
+def test_crps_quantiles_is_twice_mean_pinball() -> None:
+    levels, values, y = np.array([0.1, 0.5, 0.9]), np.array([[0.1, 0.5, 0.9]]), np.array([0.5])
+    pinball = np.mean([(0.5 - 0.1) * 0.1, 0.0, (0.9 - 0.5) * 0.1])
+    np.testing.assert_allclose(s.crps_quantiles(y, levels, values), [2 * pinball])
+
+
+def test_interval_coverage() -> None:
+    assert s.interval_coverage([1, 5, 3], [0, 0, 3], [2, 4, 3]).tolist() == [True, False, True]
+
+
+def test_crps_piecewise_linear_uniform_is_closed_form() -> None:
+    # U(0, 1): CRPS(y) = y^2 - y + 1/3 for y in [0, 1]
+    y = np.array([0.0, 0.25, 0.5, 1.0])
+    x = np.tile([0.0, 1.0], (4, 1))
+    f = np.tile([0.0, 1.0], (4, 1))
+    np.testing.assert_allclose(s.crps_piecewise_linear(y, x, f), y**2 - y + 1 / 3)
+
+
+def test_crps_piecewise_linear_matches_numeric_integral_and_padding() -> None:
+    kx, kf = s.cdf_knots_from_quantiles([0.05, 0.5, 0.95], [0.2, 0.5, 0.6], 0.0, 1.0)
+    xs, fs = s.pad_knots([(kx, kf), (np.array([0.0, 1.0]), np.array([0.0, 1.0]))])
+    y = np.array([0.55, 0.3])
+    t = np.linspace(0, 1, 200_001)
+    f_t = np.interp(t, kx, kf)
+    expected = np.trapezoid((f_t - (t >= 0.55)) ** 2, t)
+    got = s.crps_piecewise_linear(y, xs, fs)
+    np.testing.assert_allclose(got[0], expected, atol=1e-5)
+    np.testing.assert_allclose(got[1], 0.3**2 - 0.3 + 1 / 3)
+
+
+def test_pit_and_bucket_log_score() -> None:
+    x = np.array([[0.0, 1.0]])
+    f = np.array([[0.0, 1.0]])
+    np.testing.assert_allclose(s.pit_piecewise_linear([0.3], x, f), [0.3])
+    edges = np.array([[0.0, 0.25, 0.5, 0.75, 1.0]])
+    np.testing.assert_allclose(s.bucket_probabilities(x, f, edges), [[0.25] * 4])
+    np.testing.assert_allclose(s.log_score_bucket([0.6], x, f, edges), [np.log(0.25)])
+    np.testing.assert_allclose(s.log_score_bucket([7.0], x, f, edges), [np.log(0.25)])  # clamped to last
+
+
+def test_cdf_grid_with_point_masses_at_bounds() -> None:
+    x = np.array([[0.0, 0.5, 1.0]])
+    f = np.array([[0.2, 0.5, 0.8]])  # 0.2 mass at 0, 0.2 mass at 1
+    edges = np.array([[0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(s.bucket_probabilities(x, f, edges), [[0.5, 0.5]])
+
+
+def test_reliability_ece_and_brier_decomposition_by_hand() -> None:
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    o = np.array([0, 1, 1, 1])
+    bins = s.reliability_bins(p, o, n_bins=10)
+    assert bins["count"][1] == 2 and bins["count"][9] == 2
+    np.testing.assert_allclose(bins["observed_frequency"][[1, 9]], [0.5, 1.0])
+    # ECE = 0.5 * |0.5 - 0.1| + 0.5 * |1 - 0.9| = 0.25
+    assert s.expected_calibration_error(p, o) == pytest.approx(0.25)
+    d = s.brier_decomposition(p, o)
+    # reliability = (2*0.16 + 2*0.01)/4 = 0.085; base rate 0.75; resolution = (2*0.0625 + 2*0.0625)/4
+    assert d["reliability"] == pytest.approx(0.085)
+    assert d["resolution"] == pytest.approx(0.0625)
+    assert d["uncertainty"] == pytest.approx(0.1875)
+    assert d["brier"] == pytest.approx(d["reliability"] - d["resolution"] + d["uncertainty"])
+
+
+def test_pit_histogram_and_grid() -> None:
+    assert s.pit_histogram([0.0, 0.05, 0.95, 1.0], n_bins=2).tolist() == [2, 2]
+    np.testing.assert_allclose(s.grid_edges(1.0, 100.0, "log", 3), [1.0, 10.0, 100.0])
+    with pytest.raises(ValueError):
+        s.grid_edges(0.0, 1.0, "log")
