@@ -77,16 +77,19 @@ def olmo_ladder(
     """
     _check_checkpoints(checkpoints)
     raw = pd.read_csv(path, usecols=lambda c: c in _OLMO_COLUMNS)
-    table = _olmo_rows(raw, split=split, source=str(path))
-    table = validate_eval_table(table, source=str(path))
+    table, row_numbers = _olmo_rows(raw, split=split, source=str(path))
+    table = validate_eval_table(table, source=str(path), row_numbers=row_numbers)
     if checkpoints == "final":
         table = final_checkpoints(table)
     return table.sort_values(["params", "tokens", "model", "task", "metric", "step"],
                              kind="stable").reset_index(drop=True)
 
 
-def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> pd.DataFrame:
-    """Filter raw OLMo ladder rows and map them to eval-table columns (not yet validated)."""
+def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Filter raw OLMo ladder rows and map them to eval-table columns (not yet validated).
+
+    Also returns the 1-based data row of the source file each output row came from.
+    """
     rows = raw[
         raw["format"].eq(OLMO_FORMAT)
         & raw["source_dir"].eq(OLMO_SOURCE_DIR)
@@ -104,21 +107,22 @@ def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> pd.DataFrame:
                     rows["task"].astype(str))
     chance = rows["task"].map(OLMO_CHANCE).astype("float64")
     is_success = rows["metric"].ne(OLMO_SMOOTH_METRIC)
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "family": rows["family"].to_numpy(dtype=object),
         "model": rows["run"].to_numpy(dtype=object),
-        "params": rows["params"].to_numpy(dtype="float64"),
-        "tokens": rows["tokens"].to_numpy(dtype="float64"),
+        "params": rows["params"].to_numpy(),
+        "tokens": rows["tokens"].to_numpy(),
         "task": task.astype(object),
         "metric": rows["metric"].to_numpy(dtype=object),
-        "value": rows["value"].to_numpy(dtype="float64"),
+        "value": rows["value"].to_numpy(),
         "chance": np.where(is_success, chance, np.nan),
-        "shots": rows["shots"].to_numpy(dtype="float64"),
+        "shots": rows["shots"].to_numpy(),
         "split": rows["split"].to_numpy(dtype=object),
-        "step": rows["step"].to_numpy(dtype="float64"),
+        "step": rows["step"].to_numpy(),
         "ladder_size": rows["model"].to_numpy(dtype=object),
-        "chinchilla_multiple": rows["chinchilla_multiple"].to_numpy(dtype="float64"),
+        "chinchilla_multiple": rows["chinchilla_multiple"].to_numpy(),
     })
+    return table, rows.index.to_numpy() + 1
 
 
 def _check_checkpoints(checkpoints: str) -> None:
@@ -149,7 +153,8 @@ def pythia_lambada(
     and `acc` (success, chance 0).
 
     `path` is `pythia_evals_core_long.csv` or a raw slice of it. Keeps family `pythia-v1`, the
-    standard (`deduped=False`) or deduplicated-Pile models, `shots`-shot evaluations.
+    standard (`deduped=False`) or deduplicated-Pile models, `shots`-shot evaluations, skipping the
+    `folder=baseline` re-evaluations of four deduped models (they duplicate step 143000).
     `checkpoints="final"` keeps step 143000; "all" keeps every logged step except step 0 (zero
     training tokens: an untrained model has no place on a compute axis). `tokens` =
     step x 2,097,152 as in the data README; `params` is the nominal size from the model name.
@@ -165,6 +170,7 @@ def pythia_lambada(
         & raw["shots"].astype("float64").eq(float(shots))
         & raw["metric"].isin(["ppl", "acc"])
         & raw["tokens"].astype("float64").gt(0)
+        & ~_baseline_rows(raw)
     ]
     if checkpoints == "final":
         rows = rows[rows["step"].astype("float64").eq(PYTHIA_FINAL_STEP)]
@@ -174,27 +180,35 @@ def pythia_lambada(
     table = pd.DataFrame({
         "family": rows["family"].to_numpy(dtype=object),
         "model": rows["model"].to_numpy(dtype=object),
-        "params": rows["params"].to_numpy(dtype="float64"),
-        "tokens": rows["tokens"].to_numpy(dtype="float64"),
+        "params": rows["params"].to_numpy(),
+        "tokens": rows["tokens"].to_numpy(),
         "task": rows["task"].to_numpy(dtype=object),
         "metric": rows["metric"].to_numpy(dtype=object),
-        "value": rows["value"].to_numpy(dtype="float64"),
+        "value": rows["value"].to_numpy(),
         "chance": np.where(is_success, LAMBADA_CHANCE, np.nan),
         "n_examples": LAMBADA_N_EXAMPLES,
-        "shots": rows["shots"].to_numpy(dtype="float64"),
-        "step": rows["step"].to_numpy(dtype="float64"),
-        "stderr": rows["stderr"].to_numpy(dtype="float64"),
+        "shots": rows["shots"].to_numpy(),
+        "step": rows["step"].to_numpy(),
+        "stderr": rows["stderr"].to_numpy(),
     })
-    table = validate_eval_table(table, source=str(path))
+    table = validate_eval_table(table, source=str(path), row_numbers=rows.index.to_numpy() + 1)
     return table.sort_values(["params", "model", "metric", "step"], kind="stable").reset_index(
         drop=True
     )
 
 
+def _baseline_rows(raw: pd.DataFrame) -> pd.Series:
+    """Rows from the `baseline` folder (a bias case study that re-evaluates the final deduped
+    checkpoints, with slightly different numbers); the `zero-shot` folder's rows are kept."""
+    if "eval_set" not in raw.columns:
+        return pd.Series(False, index=raw.index)
+    return raw["eval_set"].astype(str).str.startswith("folder=baseline")
+
+
 # ----------------------------------------------------------------------------- lm-eval results
 
 _NON_METRIC_KEYS = {"alias", "samples", "sample_len", "name", "sample_count"}
-_PRETRAINED = re.compile(r"(?:^|,)\s*(?:pretrained|model|path)=([^,]+)")
+_PRETRAINED = re.compile(r"(?:^|,)\s*(?:pretrained|model|path|base_name)=([^,]+)")
 _REVISION_STEP = re.compile(r"(?:^|,)\s*revision=(?:global_)?step(\d+)")
 
 
@@ -245,7 +259,7 @@ def lm_eval_results_frame(
                                       "not an lm-evaluation-harness results file: no 'results'")])
     config = payload.get("config") or {}
     model_args = str(config.get("model_args") or "")
-    model = model or _match(_PRETRAINED, model_args) or config.get("model_name")
+    model = model or _match(_PRETRAINED, model_args) or payload.get("model_name")
     if params is None and (config.get("model_num_parameters") or 0) > 0:
         params = float(config["model_num_parameters"])
     step = _match(_REVISION_STEP, model_args)

@@ -15,10 +15,12 @@ the first row under the header (line 2 of a CSV file).
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -145,10 +147,43 @@ def read_eval_table(
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     """Read a CSV keeping every cell as written (numbers are parsed later, with row-level errors)."""
+    _check_csv_shape(path, sep)
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True)
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True, index_col=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
         raise EvalTableError([Problem(str(path), None, None, f"cannot parse as CSV: {err}")]) from err
+    for column in frame.columns:
+        if column not in STANDARD_COLUMNS:
+            frame[column] = _numeric_if_possible(frame[column])
+    return frame
+
+
+def _numeric_if_possible(column: pd.Series) -> pd.Series:
+    """Metadata columns: float64 when every non-empty cell is a number, else Python str objects."""
+    try:
+        return pd.to_numeric(column, errors="raise").astype("float64")
+    except (ValueError, TypeError):
+        return column.astype(object)
+
+
+def _check_csv_shape(path: Path, sep: str) -> None:
+    """Every data row must have as many fields as the header (pandas would silently shift them)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    problems = []
+    try:
+        with opener(path, "rt", newline="") as handle:
+            reader = csv.reader(handle, delimiter=sep)
+            header = next(reader, None)
+            if header is None:
+                raise EvalTableError([Problem(str(path), None, None, "the file is empty")])
+            for row_number, fields in enumerate(reader, start=1):
+                if fields and len(fields) != len(header):
+                    problems.append(Problem(str(path), row_number, None,
+                                            f"{len(fields)} fields, the header has {len(header)}"))
+    except (UnicodeDecodeError, csv.Error, OSError) as err:
+        raise EvalTableError([Problem(str(path), None, None, f"cannot parse as CSV: {err}")]) from err
+    if problems:
+        raise EvalTableError(problems)
 
 
 def _read_lm_eval_json(path: Path) -> pd.DataFrame:
@@ -170,6 +205,7 @@ def validate_eval_table(
     source: str = "<table>",
     chance: float | None = None,
     smooth_direction: str | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Validate `df` and return a new normalised eval table.
 
@@ -182,6 +218,8 @@ def validate_eval_table(
 
     `chance` fills the chance rate of success-metric rows that have none; `smooth_direction`
     ("lower"/"higher") accepts unknown metric names as smooth metrics with that direction.
+    `row_numbers` (one per row of `df`) are the 1-based data rows of `source` the rows came from,
+    for adapters that derive `df` from a larger file; by default row i of `df` is row i + 1.
     """
     if chance is not None and not (0.0 <= float(chance) < 1.0):
         raise ValueError(f"chance must be in [0, 1), got {chance}")
@@ -192,7 +230,9 @@ def validate_eval_table(
             [Problem(source, None, c, "required column is missing") for c in missing]
         )
     work = df.reset_index(drop=True).copy()
-    rows = np.arange(1, len(work) + 1)
+    rows = np.arange(1, len(work) + 1) if row_numbers is None else np.asarray(row_numbers, int)
+    if len(rows) != len(work):
+        raise ValueError(f"row_numbers has {len(rows)} entries for {len(work)} rows")
     if len(work) == 0:
         raise EvalTableError([Problem(source, None, None, "the table has no rows")])
 
@@ -227,6 +267,9 @@ def validate_eval_table(
     extras = [c for c in df.columns if c not in STANDARD_COLUMNS]
     out = work[list(STANDARD_COLUMNS) + extras].reset_index(drop=True)
     out["higher_is_better"] = out["higher_is_better"].astype(bool)
+    for column in extras:
+        if isinstance(out[column].dtype, pd.StringDtype):
+            out[column] = out[column].astype(object)  # Python str objects, like the key columns
     return out
 
 
@@ -275,10 +318,10 @@ def _clean_numbers(
     values = numbers.to_numpy()
     not_numeric = ~missing & np.isnan(values)
     raw_list = raw.tolist()
-    for r in rows[not_numeric]:
-        problems.append(Problem(source, int(r), column, f"not a number: {raw_list[r - 1]!r}"))
-    for r in rows[np.isinf(values)]:
-        problems.append(Problem(source, int(r), column, f"not finite: {values[r - 1]:g}"))
+    for i in np.flatnonzero(not_numeric):
+        problems.append(Problem(source, int(rows[i]), column, f"not a number: {raw_list[i]!r}"))
+    for i in np.flatnonzero(np.isinf(values)):
+        problems.append(Problem(source, int(rows[i]), column, f"not finite: {values[i]:g}"))
     if required:
         for r in rows[missing]:
             problems.append(Problem(source, int(r), column, "missing value (required)"))
@@ -287,14 +330,14 @@ def _clean_numbers(
 
 def _check_positive(work, column, source, rows, problems) -> None:
     values = work[column].to_numpy()
-    for r in rows[~np.isnan(values) & (values <= 0)]:
-        problems.append(Problem(source, int(r), column, f"must be > 0, got {values[r - 1]:g}"))
+    for i in np.flatnonzero(~np.isnan(values) & (values <= 0)):
+        problems.append(Problem(source, int(rows[i]), column, f"must be > 0, got {values[i]:g}"))
 
 
 def _check_nonnegative(work, column, source, rows, problems) -> None:
     values = work[column].to_numpy()
-    for r in rows[~np.isnan(values) & (values < 0)]:
-        problems.append(Problem(source, int(r), column, f"must be >= 0, got {values[r - 1]:g}"))
+    for i in np.flatnonzero(~np.isnan(values) & (values < 0)):
+        problems.append(Problem(source, int(rows[i]), column, f"must be >= 0, got {values[i]:g}"))
 
 
 def _resolve_metrics(
@@ -345,8 +388,8 @@ def _fill_and_check_chance(work, metrics, chance, source, rows, problems) -> Non
                     "success metric needs a chance rate (fill the column or pass a global chance)")
         )
     bad = ~np.isnan(values) & ((values < 0) | (values >= 1))
-    for r in rows[bad]:
-        problems.append(Problem(source, int(r), "chance", f"must be in [0, 1), got {values[r - 1]:g}"))
+    for i in np.flatnonzero(bad):
+        problems.append(Problem(source, int(rows[i]), "chance", f"must be in [0, 1), got {values[i]:g}"))
     work["chance"] = values
 
 
