@@ -347,11 +347,16 @@ def _resolve_metrics(
     rows: np.ndarray,
     problems: list[Problem],
 ) -> list[Metric | None]:
-    """Look every metric name up once; report unknown names at every row that uses them."""
+    """Look every metric name up once; report unknown names at every row that uses them.
+
+    An unknown name is also accepted when the table itself says, consistently on every row of
+    that metric, `kind == "smooth"` and a `higher_is_better` value (a table this module wrote).
+    """
     resolved: dict[str, Metric | str] = {}
     for name in pd.unique(work["metric"].dropna()):
+        direction = smooth_direction or _declared_smooth_direction(work, name)
         try:
-            resolved[name] = lookup_metric(name, smooth_direction)  # type: ignore[arg-type]
+            resolved[name] = lookup_metric(name, direction)  # type: ignore[arg-type]
         except ValueError as err:
             resolved[name] = str(err)
     out: list[Metric | None] = []
@@ -362,6 +367,18 @@ def _resolve_metrics(
             found = None
         out.append(found)
     return out
+
+
+def _declared_smooth_direction(work: pd.DataFrame, name: str) -> str | None:
+    """"lower"/"higher" if every row of metric `name` declares kind smooth and one direction."""
+    if "kind" not in work.columns or "higher_is_better" not in work.columns:
+        return None
+    rows = work[work["metric"] == name]
+    kinds = set(rows["kind"].astype(str).str.strip())
+    directions = set(rows["higher_is_better"].astype(str).str.strip().str.lower())
+    if kinds != {"smooth"} or len(directions) != 1:
+        return None
+    return {"true": "higher", "false": "lower"}.get(directions.pop())
 
 
 def _check_values_in_range(work, metrics, source, rows, problems) -> None:

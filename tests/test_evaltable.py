@@ -143,6 +143,16 @@ def test_unknown_metric_accepted_with_direction(tmp_path: Path) -> None:
     assert not table.loc[0, "higher_is_better"]
 
 
+def test_validated_table_with_unknown_metric_reads_back(tmp_path: Path) -> None:
+    """A table written after validation declares kind and direction, so it validates again."""
+    rows = ["f,a,1e8,2e9,t,brier,0.3,", "f,b,2e8,2e9,t,brier,0.2,"]
+    table = read_eval_table(write_csv(tmp_path, rows), smooth_direction="higher")
+    path = tmp_path / "saved.csv"
+    table.to_csv(path, index=False)
+    again = read_eval_table(path)
+    assert again["higher_is_better"].all() and (again["kind"] == "smooth").all()
+
+
 def test_parquet_round_trip(tmp_path: Path) -> None:
     table = read_eval_table(EXAMPLE_OLMO)
     path = tmp_path / "olmo.parquet"
