@@ -460,7 +460,7 @@ def _clash_groups(rows_frame: pd.DataFrame, keys: pd.DataFrame) -> Iterator[pd.D
 def _show(value: object) -> str:
     """A value as a user would write it in a CSV cell."""
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}"
+        return f"{float(value):.10g}"
     return str(value)
 
 
