@@ -25,8 +25,8 @@ resolution costs the maker at most ``C(0) = b * ln(n)``. The maker's funding is
 ``ceil(b * ln(n) + tol)`` µc, so "maker loss <= b * ln(n) <= funding" holds exactly in integers.
 A buy-then-sell round trip costs the trader 0, 1 or 2 µc and never gains anything.
 
-Numeric questions' outcomes are the buckets of a fixed partition of the question's range
-(:func:`bucket_edges`, :func:`bucket_index`).
+Numeric questions' outcomes are the buckets of the question's scoring grid
+(``forecast.scoring.grid_edges``); :func:`bucket_index` finds the bucket a resolved value settles.
 
 Public functions validate their inputs (plain ``ValueError``) and document the math; each delegates
 to a one-line private core.
@@ -211,35 +211,11 @@ def _refunds(pos: list[int], available: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------ numeric buckets
-def bucket_edges(lower: float, upper: float, scale: str, n: int) -> list[float]:
-    """The fixed partition of a numeric question's range ``[lower, upper]`` into ``n`` buckets.
-
-    ``scale="linear"``: equal widths (``n + 1`` edges from ``lower`` to ``upper``); ``scale="log"``:
-    equal widths in ``log(value)`` (requires ``0 < lower``). Returns the ``n + 1`` increasing edges.
-    Markets on numeric questions have one outcome per bucket.
-    """
-    lo, hi = float(lower), float(upper)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-        raise ValueError(f"need finite lower < upper, got lower={lower!r}, upper={upper!r}")
-    if scale not in ("linear", "log"):
-        raise ValueError(f"scale must be 'linear' or 'log', got {scale!r}")
-    if scale == "log" and lo <= 0:
-        raise ValueError(f"a log-scale range needs lower > 0, got {lower!r}")
-    return _edges(lo, hi, scale, _check_n(n))
-
-
-def _edges(lo: float, hi: float, scale: str, n: int) -> list[float]:
-    return [lo] + [
-        (lo + (hi - lo) * k / n) if scale == "linear" else 10.0 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) * k / n)
-        for k in range(1, n)
-    ] + [hi]
-
-
 def bucket_index(value: float, edges: Sequence[float]) -> int:
     """Index of the bucket ``[edges[i], edges[i+1])`` holding ``value`` (the last bucket is closed).
 
     Values below the range count in bucket 0 and values above it in the last bucket, so every
-    resolved value settles exactly one outcome.
+    resolved value settles exactly one outcome (as ``forecast.scoring.log_score_bucket`` treats them).
     """
     v = float(value)
     if not math.isfinite(v):

@@ -1,20 +1,65 @@
 """Shared helpers for the ledger/bets/markets API tests (issue 4): questions inserted directly, the
-resolution hook driven the way the resolution service drives it, and balance/audit readers."""
+resolution hook driven the way the resolution service drives it, and balance/audit readers.
+
+Litestar's AsyncTestClient runs the app in a portal thread with its own event loop, so test-side
+database access uses its own short-lived engine (`db(settings)`), never the app's pool: an asyncpg
+connection must not cross event loops."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
-from litestar import Litestar
 from sqlalchemy import func, select
 
-from api.db import new_id, transaction, utcnow
+from api.db import create_engine, create_session_factory, new_id, transaction, utcnow
 from api.db.models import Question
 from api.db.money import LedgerEntry
 from api.hooks import ResolutionEvent, run_resolution_hooks
+from api.settings import Settings
 
 MICRO = 1_000_000
 _keys = itertools.count()
+
+
+@asynccontextmanager
+async def db(settings: Settings) -> AsyncIterator:
+    """A session on a private engine (disposed afterwards) in the test's event loop."""
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    handle: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def register(client, handle: str) -> Actor:
+    r = await client.post("/v1/participants", json={"handle": handle, "display_name": handle.title()})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Actor(body["participant"]["id"], handle, body["api_key"])
+
+
+async def make_admin(settings: Settings, handle: str = "root") -> Actor:
+    from api.domain.participants.schemas import ParticipantCreate
+    from api.domain.participants.service import create_participant
+
+    async with db(settings) as session:
+        created = await create_participant(session, ParticipantCreate(handle=handle, display_name="Admin", role="admin"))
+    return Actor(created.participant.id, handle, created.api_key)
 
 
 def idem(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
@@ -22,29 +67,29 @@ def idem(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
     return {**headers, "Idempotency-Key": key or f"k-{next(_keys)}-{new_id()[:8]}"}
 
 
-async def make_question(app: Litestar, creator_id: str, kind: str = "binary", lower: float | None = None,
+async def make_question(settings: Settings, creator_id: str, kind: str = "binary", lower: float | None = None,
                         upper: float | None = None, scale: str | None = None) -> str:
     now = utcnow()
     if kind == "numeric":
         lower, upper, scale = (0.0 if lower is None else lower), (1.0 if upper is None else upper), scale or "linear"
     q = Question(kind=kind, title=f"{kind} question", creator_id=creator_id, state="open",
                  opens_at=now - timedelta(hours=1), closes_at=now + timedelta(hours=1), lower=lower, upper=upper, scale=scale)
-    async with app.state.session_factory() as session:
+    async with db(settings) as session:
         async with transaction(session):
             session.add(q)
     return q.id
 
 
-async def close_question(app: Litestar, question_id: str) -> None:
-    async with app.state.session_factory() as session:
+async def close_question(settings: Settings, question_id: str) -> None:
+    async with db(settings) as session:
         async with transaction(session):
             q = await session.get(Question, question_id)
             q.closes_at = utcnow() - timedelta(seconds=1)
 
 
-async def resolve(app: Litestar, question_id: str, kind: str, outcome: float | None) -> None:
+async def resolve(settings: Settings, question_id: str, kind: str, outcome: float | None) -> None:
     """Resolve / correct / annul as the resolution service does: state change + hooks in one transaction."""
-    async with app.state.session_factory() as session:
+    async with db(settings) as session:
         async with transaction(session):
             q = await session.get(Question, question_id)
             previous = q.outcome
@@ -68,6 +113,6 @@ async def audit(client, admin) -> dict:
     return body
 
 
-async def entry_count(app: Litestar) -> int:
-    async with app.state.session_factory() as session:
+async def entry_count(settings: Settings) -> int:
+    async with db(settings) as session:
         return int((await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one())

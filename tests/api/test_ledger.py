@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.money_helpers import MICRO, audit, balance, entry_count, idem
+from tests.api.money_helpers import MICRO, audit, balance, entry_count, idem, make_admin, register
 
 pytestmark = pytest.mark.anyio
 GRANT = 1000 * MICRO
 
 
-async def test_starting_grant_balance_and_ledger(client, make_participant) -> None:
-    alice = await make_participant("alice")
+async def test_starting_grant_balance_and_ledger(client) -> None:
+    alice = await register(client, "alice")
     assert await balance(client, alice) == GRANT
     r = await client.get("/v1/me/balance", headers=alice.headers)
     assert r.json()["credits"] == "1000.000000"
@@ -19,16 +19,16 @@ async def test_starting_grant_balance_and_ledger(client, make_participant) -> No
     assert page["next_before"] is None
 
 
-async def test_admin_grants_are_idempotent_and_paginated(client, app, make_participant) -> None:
-    admin, bob = await make_participant("root", role="admin"), await make_participant("bob")
+async def test_admin_grants_are_idempotent_and_paginated(client, settings) -> None:
+    admin, bob = await make_admin(settings), await register(client, "bob")
     headers = idem(admin.headers, "grant-1")
     body = {"participant_id": bob.id, "amount": 5 * MICRO}
     first = await client.post("/v1/admin/grants", json=body, headers=headers)
     assert first.status_code == 201, first.text
-    before = await entry_count(app)
+    before = await entry_count(settings)
     retry = await client.post("/v1/admin/grants", json=body, headers=headers)
     assert retry.status_code == 201 and retry.json() == first.json()
-    assert await entry_count(app) == before  # the retry moved nothing
+    assert await entry_count(settings) == before  # the retry moved nothing
     assert (await client.post("/v1/admin/grants", json={**body, "amount": 6}, headers=headers)).status_code == 409
     for _ in range(4):
         assert (await client.post("/v1/admin/grants", json=body, headers=idem(admin.headers))).status_code == 201
@@ -47,10 +47,10 @@ async def test_admin_grants_are_idempotent_and_paginated(client, app, make_parti
     assert report["minted"] == report["held"] == 2 * GRANT + 25 * MICRO
 
 
-async def test_grant_refusals_move_nothing(client, app, make_participant) -> None:
-    admin, bob = await make_participant("root", role="admin"), await make_participant("bob")
+async def test_grant_refusals_move_nothing(client, settings) -> None:
+    admin, bob = await make_admin(settings), await register(client, "bob")
     await balance(client, bob)
-    before = await entry_count(app)
+    before = await entry_count(settings)
     ok = {"participant_id": bob.id, "amount": MICRO}
     cases = [
         (bob.headers | {"Idempotency-Key": "x"}, ok, 403),  # not an admin
@@ -64,7 +64,7 @@ async def test_grant_refusals_move_nothing(client, app, make_participant) -> Non
         r = await client.post("/v1/admin/grants", json=body, headers=headers)
         assert r.status_code == status, (body, r.text)
         assert set(r.json()["error"]) == {"status", "message", "field"}
-    assert await entry_count(app) == before
+    assert await entry_count(settings) == before
     assert (await client.get("/v1/admin/ledger/audit", headers=bob.headers)).status_code == 403
     assert (await client.get("/v1/me/ledger", params={"limit": 0}, headers=bob.headers)).status_code == 400
     await audit(client, admin)

@@ -16,7 +16,7 @@ class MarketCreate(RequestBody):
 
     question_id: str = Field(min_length=1, max_length=32)
     b: int = Field(ge=1_000, le=10**13, description="liquidity parameter in µc")
-    n_buckets: int = Field(default=10, ge=2, le=100, description="numeric questions only")
+    n_buckets: int = Field(default=20, ge=2, le=100, description="numeric questions only (the scoring grid has 20)")
 
 
 class MarketOut(ResponseBody):

@@ -26,16 +26,18 @@ from api.domain.markets.schemas import MarketCreate, MarketOut, PositionOut, Pri
 from api.errors import ApiError, not_found
 from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import lmsr
+from forecast.scoring import grid_edges
 
 
 def partition(question: Question, n_buckets: int) -> tuple[list[str], list[float] | None]:
     """Outcome labels (and bucket edges for numeric questions): binary -> [no, yes]; numeric -> the
-    fixed partition of [lower, upper] on the question's scale (forecast.lmsr.bucket_edges)."""
+    scoring grid's buckets (forecast.scoring.grid_edges with n_buckets + 1 edges on the question's
+    scale), the same partition the bucket log score uses."""
     if question.kind == "binary":
         return ["no", "yes"], None
     if question.lower is None or question.upper is None:
         raise ApiError(422, "the numeric question has no range to partition", "question_id")
-    edges = lmsr.bucket_edges(question.lower, question.upper, question.scale or "linear", n_buckets)
+    edges = [float(e) for e in grid_edges(question.lower, question.upper, question.scale or "linear", n_buckets + 1)]
     return [f"[{a:g}, {b:g}{']' if i == n_buckets - 1 else ')'}" for i, (a, b) in enumerate(zip(edges, edges[1:]))], edges
 
 
