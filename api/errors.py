@@ -67,14 +67,15 @@ def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     text = f"{detail} {message or ''}".lower()
     if not field and ("malformed" in text or "json" in text or "decode" in text):
         return _reply(400, f"malformed JSON body: {message or detail}", "body")
-    return _reply(exc.status_code if exc.status_code < 500 else 400, message or detail, field)
+    # no key: the body as a whole could not be decoded (e.g. "Number out of range", wrong top-level type)
+    return _reply(exc.status_code if exc.status_code < 500 else 400, message or detail, field or "body")
 
 
 def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     message = exc.detail or "error"
     field = "body" if status == 413 else ("Authorization" if status == 401 else None)
-    if status == 400 and ("json" in message.lower() or "malformed" in message.lower()):
+    if status == 400:  # Litestar raises bare 400s only when the body cannot be decoded
         field = "body"
     if status == 413:
         message = "request body too large"

@@ -1,0 +1,85 @@
+"""Question request/response bodies. Times are ISO 8601; naive times are taken as UTC."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas import RequestBody, ResponseBody
+
+
+class ResultLink(RequestBody):
+    """Which eval-table row resolves the question: a binary question resolves YES when
+    value >= threshold; a numeric one resolves to the value itself."""
+
+    family: str = Field(min_length=1, max_length=100)
+    model: str = Field(min_length=1, max_length=200)
+    task: str = Field(min_length=1, max_length=200)
+    metric: str = Field(min_length=1, max_length=100)
+    threshold: float | None = None
+
+
+class QuestionCreate(RequestBody):
+    kind: Literal["binary", "numeric"]
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=20_000)
+    resolution_criteria: str = Field(default="", max_length=20_000)
+    opens_at: datetime | None = None
+    closes_at: datetime
+    state: Literal["draft", "open"] = "open"
+    lower: float | None = None
+    upper: float | None = None
+    unit: str | None = Field(default=None, max_length=40)
+    scale: Literal["linear", "log"] | None = None
+    link: ResultLink | None = None
+
+
+class QuestionUpdate(RequestBody):
+    """Partial edit; allowed to the creator or an admin while no prediction exists."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    resolution_criteria: str | None = Field(default=None, max_length=20_000)
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    lower: float | None = None
+    upper: float | None = None
+    unit: str | None = Field(default=None, max_length=40)
+    scale: Literal["linear", "log"] | None = None
+    link: ResultLink | None = None
+
+
+class ResultLinkOut(ResponseBody):
+    family: str
+    model: str
+    task: str
+    metric: str
+    threshold: float | None
+
+
+class QuestionOut(ResponseBody):
+    """A question as any participant sees it. `state` is derived: open questions past `closes_at`
+    show "closed". `grid` (numeric only) is the fixed CDF grid / bucket partition (21 edges).
+    `n_forecasters` is the only thing revealed about others' predictions before resolution."""
+
+    id: str
+    kind: str
+    title: str
+    description: str
+    resolution_criteria: str
+    creator_id: str
+    state: str
+    accepting_predictions: bool
+    opens_at: datetime
+    closes_at: datetime
+    lower: float | None
+    upper: float | None
+    unit: str | None
+    scale: str | None
+    grid: list[float] | None
+    link: ResultLinkOut | None
+    outcome: float | None
+    resolved_at: datetime | None
+    n_forecasters: int
+    created_at: datetime

@@ -1,0 +1,190 @@
+"""Questions: create, edit (only before any prediction), open/close, read with derived state."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import transaction, utcnow
+from api.db.models import Participant, Prediction, Question
+from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate, ResultLinkOut
+from api.errors import ApiError, forbidden, not_found
+from forecast.scoring import grid_edges
+
+GRID_POINTS = 21
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC; aware ones are converted to UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def derived_state(question: Question, now: datetime | None = None) -> str:
+    """draft | open | closed | resolved | annulled (closed = open and past closes_at)."""
+    if question.state == "open" and (now or utcnow()) >= question.closes_at:
+        return "closed"
+    return question.state
+
+
+def accepting_predictions(question: Question, now: datetime | None = None) -> bool:
+    """True while the question is open, opened and not yet closed."""
+    now = now or utcnow()
+    return question.state == "open" and question.opens_at <= now < question.closes_at
+
+
+def question_grid(question: Question) -> list[float] | None:
+    """The 21 grid edges of a numeric question (in its unit), None for binary ones."""
+    if question.kind != "numeric" or question.lower is None or question.upper is None:
+        return None
+    return [float(v) for v in grid_edges(question.lower, question.upper, question.scale or "linear", GRID_POINTS)]
+
+
+def _check_definition(q: Question) -> None:
+    """Semantic checks shared by create and edit; 422 naming the field."""
+    if q.closes_at <= q.opens_at:
+        raise ApiError(422, "closes_at must be after opens_at", "closes_at")
+    if q.kind == "numeric":
+        if q.lower is None or q.upper is None:
+            raise ApiError(422, "numeric questions need lower and upper bounds", "lower" if q.lower is None else "upper")
+        if not q.lower < q.upper:
+            raise ApiError(422, "upper must be greater than lower", "upper")
+        if q.scale == "log" and q.lower <= 0:
+            raise ApiError(422, "a log-scale question needs lower > 0", "lower")
+    else:
+        for name in ("lower", "upper", "unit", "scale"):
+            if getattr(q, name) is not None:
+                raise ApiError(422, f"binary questions have no {name}", name)
+        if q.link_family is not None and q.link_threshold is None:
+            raise ApiError(422, "a binary question linked to a result needs link.threshold", "link.threshold")
+
+
+def _apply_link(question: Question, link: object | None) -> None:
+    for name in ("family", "model", "task", "metric", "threshold"):
+        setattr(question, f"link_{name}", getattr(link, name) if link is not None else None)
+
+
+async def count_forecasters(session: AsyncSession, question_ids: list[str]) -> dict[str, int]:
+    """Distinct forecasters per question id."""
+    if not question_ids:
+        return {}
+    rows = await session.execute(
+        select(Prediction.question_id, func.count(func.distinct(Prediction.participant_id)))
+        .where(Prediction.question_id.in_(question_ids)).group_by(Prediction.question_id)
+    )
+    return {qid: int(n) for qid, n in rows.all()}
+
+
+def to_out(question: Question, n_forecasters: int, now: datetime | None = None) -> QuestionOut:
+    """The public view of a question (outcome only once resolved)."""
+    link = None
+    if question.link_family is not None:
+        link = ResultLinkOut(family=question.link_family, model=question.link_model or "", task=question.link_task or "",
+                             metric=question.link_metric or "", threshold=question.link_threshold)
+    resolved = question.state == "resolved"
+    return QuestionOut(
+        id=question.id, kind=question.kind, title=question.title, description=question.description,
+        resolution_criteria=question.resolution_criteria, creator_id=question.creator_id,
+        state=derived_state(question, now), accepting_predictions=accepting_predictions(question, now),
+        opens_at=question.opens_at, closes_at=question.closes_at, lower=question.lower, upper=question.upper,
+        unit=question.unit, scale=question.scale, grid=question_grid(question), link=link,
+        outcome=question.outcome if resolved else None, resolved_at=question.resolved_at if resolved else None,
+        n_forecasters=n_forecasters, created_at=question.created_at,
+    )
+
+
+def can_manage(question: Question, participant: Participant) -> bool:
+    return participant.role == "admin" or question.creator_id == participant.id
+
+
+async def load_question(session: AsyncSession, question_id: str, viewer: Participant, for_update: bool = False) -> Question:
+    """The question if the viewer may see it (drafts only by creator/admin); 404 otherwise."""
+    statement = select(Question).where(Question.id == question_id)
+    if for_update and session.bind.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    question = (await session.execute(statement)).scalar_one_or_none()
+    if question is None or (question.state == "draft" and not can_manage(question, viewer)):
+        raise not_found("question", "question_id")
+    return question
+
+
+async def create_question(session: AsyncSession, creator: Participant, data: QuestionCreate) -> QuestionOut:
+    """Insert a question after semantic checks (bounds, scale, link, times)."""
+    now = utcnow()
+    question = Question(
+        kind=data.kind, title=data.title, description=data.description, resolution_criteria=data.resolution_criteria,
+        creator_id=creator.id, state=data.state, opens_at=as_utc(data.opens_at) if data.opens_at else now,
+        closes_at=as_utc(data.closes_at), lower=data.lower, upper=data.upper, unit=data.unit,
+        scale=data.scale or ("linear" if data.kind == "numeric" else None), created_at=now, updated_at=now,
+    )
+    _apply_link(question, data.link)
+    _check_definition(question)
+    async with transaction(session):
+        session.add(question)
+    return to_out(question, 0)
+
+
+async def update_question(session: AsyncSession, editor: Participant, question_id: str, data: QuestionUpdate) -> QuestionOut:
+    """Edit fields; only creator/admin, only draft/open questions, only while no prediction exists."""
+    async with transaction(session):
+        question = await load_question(session, question_id, editor, for_update=True)
+        if not can_manage(question, editor):
+            raise forbidden("only the creator or an admin can edit this question")
+        if question.state not in {"draft", "open"}:
+            raise ApiError(409, f"a {question.state} question cannot be edited", "question_id")
+        if (await count_forecasters(session, [question.id])).get(question.id, 0) > 0:
+            raise ApiError(409, "the question has predictions and can no longer be edited", "question_id")
+        changes = data.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            if name == "link":
+                _apply_link(question, data.link)
+            elif name in {"opens_at", "closes_at"} and value is not None:
+                setattr(question, name, as_utc(value))
+            else:
+                setattr(question, name, value)
+        _check_definition(question)
+        question.updated_at = utcnow()
+    return to_out(question, 0)
+
+
+async def set_open_state(session: AsyncSession, actor: Participant, question_id: str, action: str) -> QuestionOut:
+    """`open` a draft, or `close` an open question now (creator or admin)."""
+    async with transaction(session):
+        question = await load_question(session, question_id, actor, for_update=True)
+        if not can_manage(question, actor):
+            raise forbidden("only the creator or an admin can do this")
+        now = utcnow()
+        if action == "open":
+            if question.state != "draft":
+                raise ApiError(409, "only a draft question can be opened", "question_id")
+            question.state = "open"
+            question.opens_at = min(question.opens_at, now)
+        else:
+            if derived_state(question, now) != "open":
+                raise ApiError(409, "only an open question can be closed", "question_id")
+            question.closes_at = now
+        question.updated_at = now
+    counts = await count_forecasters(session, [question.id])
+    return to_out(question, counts.get(question.id, 0))
+
+
+async def get_question(session: AsyncSession, viewer: Participant, question_id: str) -> QuestionOut:
+    question = await load_question(session, question_id, viewer)
+    counts = await count_forecasters(session, [question.id])
+    return to_out(question, counts.get(question.id, 0))
+
+
+async def list_questions(session: AsyncSession, viewer: Participant, state: str | None, limit: int, offset: int) -> list[QuestionOut]:
+    """Questions visible to the viewer, newest first, optionally filtered by (derived) state."""
+    statement = select(Question).order_by(Question.created_at.desc(), Question.id)
+    if viewer.role != "admin":
+        statement = statement.where((Question.state != "draft") | (Question.creator_id == viewer.id))
+    now = utcnow()
+    if state in {"open", "closed"}:
+        statement = statement.where(Question.state == "open")
+        statement = statement.where(Question.closes_at > now if state == "open" else Question.closes_at <= now)
+    elif state is not None:
+        statement = statement.where(Question.state == state)
+    questions = list((await session.execute(statement.limit(limit).offset(offset))).scalars())
+    counts = await count_forecasters(session, [q.id for q in questions])
+    return [to_out(q, counts.get(q.id, 0), now) for q in questions]
