@@ -296,6 +296,9 @@ async def idempotent(
     """
     key = require_key(key)
     digest = _request_hash(*request)
+    # Create the caller's account (and starting grant) in its own short transaction first, so the
+    # main transaction never holds the house row while it waits for a market or bet row lock.
+    await balance_of(session, participant)
 
     async def replay() -> Response[Any] | None:
         rec = (await session.execute(select(IdempotencyRecord).where(
