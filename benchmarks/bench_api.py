@@ -1,0 +1,205 @@
+"""REST service benchmarks (issue 3), against real uvicorn server processes on 127.0.0.1.
+
+Rows: a bare Litestar endpoint that only validates a body (the reference rate); submit-prediction
+and read-question throughput with p50/p99 latency at 32 concurrent clients, on SQLite and (when
+TURNSIGNAL_TEST_POSTGRES_URL is set) PostgreSQL; and vectorised scoring + leaderboard
+recomputation for 100,000 resolved predictions. Each load phase is bounded by a request count and a
+time limit, so the benchmark always stops by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import numpy as np
+from pydantic import BaseModel
+
+TITLE = "REST service: throughput/latency at 32 concurrent clients; scoring 100k predictions"
+CONCURRENCY = 32
+REQUESTS = 2_000
+TIME_LIMIT_S = 10.0
+
+
+class BareBody(BaseModel):
+    """The reference body: one validated float."""
+
+    probability: float
+
+
+def bare_app() -> Any:
+    """A Litestar app whose one endpoint only validates a prediction-like body (the reference)."""
+    from litestar import Litestar, post
+
+    @post("/validate")
+    async def validate(data: BareBody) -> dict[str, float]:
+        return {"probability": data.probability}
+
+    return Litestar([validate])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(400):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+@contextmanager
+def _server(args: list[str], env: dict[str, str], ready_path: str) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, *args, "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base + ready_path, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _load(base: str, make_request: Any, n_requests: int = REQUESTS) -> dict[str, float]:
+    """Run `n_requests` (or until the time limit) over CONCURRENCY workers; latency stats in ms."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(n_requests))
+    deadline = time.perf_counter() + TIME_LIMIT_S
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        async def worker(worker_id: int) -> None:
+            nonlocal errors
+            for i in counter:
+                if time.perf_counter() > deadline:
+                    return
+                start = time.perf_counter()
+                reply = await make_request(http, worker_id, i)
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += reply.status_code >= 300
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(CONCURRENCY)))
+        wall = time.perf_counter() - start
+    lat = np.array(latencies)
+    return {"requests": len(lat), "errors": errors, "req_per_s": round(len(lat) / wall, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2)}
+
+
+def _bare_row() -> dict[str, Any]:
+    env = dict(os.environ)
+    args = ["-m", "uvicorn", "benchmarks.bench_api:bare_app", "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
+    with _server(args, env, "/schema/openapi.json") as base:
+        stats = asyncio.run(_load(base, lambda http, w, i: http.post("/validate", json={"probability": 0.5})))
+    return {"case": "bare Litestar: validate a body", "database": "-", **stats}
+
+
+async def _setup_service(base: str, admin_key: str) -> tuple[str, list[str]]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        closes = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        q = (await http.post("/v1/questions", headers={"Authorization": f"Bearer {admin_key}"},
+                             json={"kind": "binary", "title": "bench", "closes_at": closes})).json()
+        keys = []
+        for w in range(CONCURRENCY):
+            r = await http.post("/v1/participants", json={"handle": f"bench{w}-{uuid.uuid4().hex[:6]}", "display_name": "b"})
+            keys.append(r.json()["api_key"])
+    return q["id"], keys
+
+
+def _service_rows(database: str, url: str, schema: str | None) -> list[dict[str, Any]]:
+    env = {**os.environ, "TURNSIGNAL_DATABASE_URL": url, "TURNSIGNAL_DB_POOL_SIZE": str(CONCURRENCY)}
+    if schema:
+        env["TURNSIGNAL_DATABASE_SCHEMA"] = schema
+    admin_key = subprocess.run([sys.executable, "-m", "api.cli", "admin", "create-participant", "--handle", "benchadmin",
+                                "--display-name", "Bench", "--role", "admin"], env=env, check=True,
+                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    with _server(["-m", "api.cli", "serve"], env, "/schema/openapi.json") as base:
+        question_id, keys = asyncio.run(_setup_service(base, admin_key))
+        headers = [{"Authorization": f"Bearer {k}"} for k in keys]
+
+        def submit(http: httpx.AsyncClient, w: int, i: int) -> Any:
+            return http.post(f"/v1/questions/{question_id}/predictions", headers=headers[w],
+                             json={"probability": 0.001 + (i % 997) / 1000})
+
+        def read(http: httpx.AsyncClient, w: int, i: int) -> Any:
+            return http.get(f"/v1/questions/{question_id}", headers=headers[w])
+
+        rows = [{"case": "submit prediction (persisted)", "database": database, **asyncio.run(_load(base, submit))},
+                {"case": "read question", "database": database, **asyncio.run(_load(base, read))}]
+    return rows
+
+
+async def _pg(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _scoring_row(n: int = 100_000, n_questions: int = 1_000) -> dict[str, Any]:
+    """Score n predictions (half binary, half numeric quantile sets) and rank 500 participants."""
+    import pandas as pd
+
+    from api.domain.scoring.service import NumericSpec, numeric_knots, score_binary, score_numeric
+    from forecast.scoring import grid_edges  # noqa: F401  (warm import)
+
+    rng = np.random.default_rng(0)
+    half = n // 2
+    participants = rng.integers(0, 500, n)
+    start = time.perf_counter()
+    p = rng.uniform(0.001, 0.999, half)
+    binary = score_binary(p, (rng.uniform(size=half) < p).astype(float))
+    spec = NumericSpec(0.0, 1.0, "linear")
+    medians = rng.uniform(0.2, 0.8, half)
+    payloads = [{"quantiles": {"levels": [0.05, 0.5, 0.95], "values": [m - 0.15, m, m + 0.15]}} for m in medians]
+    knots = [numeric_knots(spec, payload) for payload in payloads]
+    numeric = score_numeric(rng.uniform(0.05, 0.95, half), [spec] * half, knots)
+    frame = pd.DataFrame({"participant": participants, "question": rng.integers(0, n_questions, n),
+                          "log_score": np.concatenate([binary["log_score"], numeric["log_score"]])})
+    board = frame.groupby("participant")["log_score"].agg(["mean", "count"]).sort_values("mean", ascending=False)
+    board["rank"] = np.arange(1, len(board) + 1)
+    seconds = time.perf_counter() - start
+    return {"case": f"score + leaderboard, {n:,} resolved predictions", "database": "- (in memory)",
+            "requests": n, "errors": 0, "req_per_s": round(n / seconds), "p50_ms": None, "p99_ms": None,
+            "seconds": round(seconds, 3)}
+
+
+def run() -> list[dict[str, Any]]:
+    rows = [_bare_row()]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += _service_rows("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", None)
+    pg_url = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL")
+    if pg_url:
+        schema = f"ts_bench_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_pg(pg_url, f'CREATE SCHEMA "{schema}"'))
+        try:
+            rows += _service_rows("postgresql", pg_url, schema)
+        finally:
+            asyncio.run(_pg(pg_url, f'DROP SCHEMA "{schema}" CASCADE'))
+    rows.append(_scoring_row())
+    return rows
