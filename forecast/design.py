@@ -1,0 +1,245 @@
+"""From a validated eval table to the arrays the emergence model consumes.
+
+The smooth metric is modelled per *series*: normally one series per task, or one shared series when
+the smooth rows have ``task == "*"`` (a model-level metric such as validation loss). Inside a series
+values are transformed (log for perplexities), oriented so lower is better, and standardised with
+the training data's mean and standard deviation; the transform is stored so predictions map back to
+the metric's own units.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+LOG_TRANSFORMED = ("ppl", "perplexity")
+"""Metric-name fragments whose values are modelled on the log scale (perplexity -> nats)."""
+
+
+@dataclass
+class Design:
+    """Everything the model needs, as plain arrays. Shapes: T tasks, K series, M models, N_* rows.
+
+    Units: ``x`` is log10 training FLOPs; ``log10_params``/``log10_tokens`` are log10 counts;
+    ``smooth_obs`` and ``success_smooth`` are standardised smooth values (see module docstring).
+    """
+
+    smooth_metric: str
+    success_metric: str
+    tasks: list[str]
+    series: list[str]
+    task_series: np.ndarray  # (T,) int: which smooth series drives each task
+    chance: np.ndarray  # (T,)
+    steps: np.ndarray  # (T,) number of sequential steps for multi-step success
+    series_center: np.ndarray  # (K,) in transformed metric units
+    series_scale: np.ndarray  # (K,)
+    series_sign: np.ndarray  # (K,) +1 lower-is-better, -1 higher-is-better
+    log_transform: bool
+    x0: float
+    n0: float
+    d0: float
+    tokens_per_param: float
+    models: list[str]
+    x: np.ndarray  # (M,)
+    log10_params: np.ndarray  # (M,)
+    log10_tokens: np.ndarray  # (M,)
+    smooth_series_idx: np.ndarray  # (N_s,)
+    smooth_model_idx: np.ndarray  # (N_s,)
+    smooth_obs: np.ndarray  # (N_s,)
+    success_task_idx: np.ndarray  # (N_y,)
+    success_model_idx: np.ndarray  # (N_y,)
+    success_obs: np.ndarray  # (N_y,)
+    success_smooth: np.ndarray  # (N_y,) standardised smooth of the same model and task's series
+    n_examples: np.ndarray  # (N_y,) NaN where unknown
+    data_hash: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def standardise(self, raw: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
+        """Raw smooth-metric values -> standardised, lower-is-better values."""
+        values = np.log(raw) if self.log_transform else np.asarray(raw, dtype=float)
+        k = np.asarray(series_idx)
+        return self.series_sign[k] * (values - self.series_center[k]) / self.series_scale[k]
+
+    def unstandardise(self, s: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
+        """Standardised smooth values -> the metric's own units. Broadcasts over leading draw axes."""
+        k = np.asarray(series_idx)
+        values = self.series_center[k] + self.series_sign[k] * np.asarray(s) * self.series_scale[k]
+        return np.exp(values) if self.log_transform else values
+
+    def to_json_dict(self) -> dict:
+        """The design's structure (no observations) as JSON-able data, stored with every fit."""
+        keep = ("smooth_metric", "success_metric", "tasks", "series", "task_series", "chance", "steps",
+                "series_center", "series_scale", "series_sign", "log_transform", "x0", "n0", "d0",
+                "tokens_per_param", "models", "x", "log10_params", "log10_tokens", "data_hash")
+        out = {k: v for k, v in asdict(self).items() if k in keep}
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+
+
+def table_hash(table: pd.DataFrame) -> str:
+    """sha256 of a table's content, independent of row order (hex)."""
+    canonical = table.sort_values(list(table.columns)).to_csv(index=False, float_format="%.12g")
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def select_rows(
+    table: pd.DataFrame,
+    smooth_metric: str,
+    success_metric: str | list[str],
+    tasks: list[str] | None = None,
+    families: list[str] | None = None,
+) -> pd.DataFrame:
+    """The rows a fit uses: the chosen families, tasks and the two metrics, final checkpoints only.
+
+    ``success_metric`` may list several names (e.g. ``len_norm`` and ``acc`` for tasks without
+    ``len_norm``): each task uses the first listed metric it has.
+    """
+    success_metrics = [success_metric] if isinstance(success_metric, str) else list(success_metric)
+    rows = table
+    if families:
+        rows = rows[rows["family"].isin(families)]
+    if "step" in rows.columns and rows["step"].notna().any():
+        last = rows.groupby(["family", "model"])["step"].transform("max")
+        rows = rows[rows["step"].isna() | (rows["step"] == last)]
+    success = _pick_success_rows(rows, success_metrics)
+    if tasks:
+        missing = sorted(set(tasks) - set(success["task"]))
+        if missing:
+            raise ValueError(f"tasks not found with success metric {success_metrics}: {missing}")
+        success = success[success["task"].isin(tasks)]
+    if success.empty:
+        raise ValueError(f"no rows with success metric {success_metrics}")
+    smooth = rows[(rows["metric"] == smooth_metric) & rows["task"].isin(set(success["task"]) | {"*"})]
+    if smooth.empty:
+        raise ValueError(f"no rows with smooth metric {smooth_metric!r} for the selected tasks")
+    return pd.concat([smooth, success], ignore_index=True)
+
+
+def _pick_success_rows(rows: pd.DataFrame, success_metrics: list[str]) -> pd.DataFrame:
+    candidates = rows[rows["metric"].isin(success_metrics)]
+    rank = candidates["metric"].map({m: i for i, m in enumerate(success_metrics)})
+    best = rank.groupby(candidates["task"]).transform("min")
+    return candidates[rank == best]
+
+
+def build_design(
+    table: pd.DataFrame,
+    smooth_metric: str = "bpb",
+    success_metric: str | list[str] = "acc",
+    tasks: list[str] | None = None,
+    families: list[str] | None = None,
+) -> Design:
+    """Turn a validated eval table into a :class:`Design` (see :func:`select_rows` for the filter)."""
+    rows = select_rows(table, smooth_metric, success_metric, tasks, families)
+    smooth_rows = rows[rows["metric"] == smooth_metric]
+    success_rows = rows[rows["metric"] != smooth_metric]
+    _require_compute(rows)
+
+    model_table = rows.drop_duplicates(["family", "model"])[["family", "model", "params", "tokens", "compute_flops"]]
+    model_table = model_table.sort_values("compute_flops").reset_index(drop=True)
+    model_key = list(zip(model_table["family"], model_table["model"]))
+    model_index = {key: i for i, key in enumerate(model_key)}
+    x = np.log10(model_table["compute_flops"].to_numpy(float))
+    log10_params = np.log10(model_table["params"].to_numpy(float))
+    tokens = model_table["tokens"].to_numpy(float)
+    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, 10**x / (6 * 10**log10_params)))
+
+    task_names = sorted(success_rows["task"].unique())
+    shared = (smooth_rows["task"] == "*").any()
+    series = ["*"] if shared else task_names
+    missing_smooth = sorted(set(task_names) - set(smooth_rows["task"])) if not shared else []
+    if missing_smooth:
+        raise ValueError(f"tasks without smooth metric {smooth_metric!r}: {missing_smooth}")
+    task_series = np.array([0 if shared else series.index(t) for t in task_names], dtype=int)
+
+    log_transform = any(f in smooth_metric.lower() for f in LOG_TRANSFORMED)
+    raw_smooth = smooth_rows["value"].to_numpy(float)
+    transformed = np.log(raw_smooth) if log_transform else raw_smooth
+    smooth_series_idx = np.array([series.index("*" if shared else t) for t in smooth_rows["task"]], dtype=int)
+    higher_is_better = bool(smooth_rows["higher_is_better"].iloc[0])
+    center = np.array([transformed[smooth_series_idx == k].mean() for k in range(len(series))])
+    spread = np.array([transformed[smooth_series_idx == k].std() for k in range(len(series))])
+    scale = np.where(spread > 1e-12, spread, 1.0)
+    sign = np.full(len(series), -1.0 if higher_is_better else 1.0)
+
+    design = Design(
+        smooth_metric=smooth_metric,
+        success_metric=",".join(sorted(success_rows["metric"].unique())),
+        tasks=task_names,
+        series=series,
+        task_series=task_series,
+        chance=_per_task(success_rows, task_names, "chance"),
+        steps=_task_steps(success_rows, task_names),
+        series_center=center,
+        series_scale=scale,
+        series_sign=sign,
+        log_transform=log_transform,
+        x0=float(np.mean(x)),
+        n0=float(np.mean(log10_params)),
+        d0=float(np.mean(log10_tokens)),
+        tokens_per_param=float(np.median(10 ** (log10_tokens - log10_params))),
+        models=[f"{f}/{m}" for f, m in model_key],
+        x=x,
+        log10_params=log10_params,
+        log10_tokens=log10_tokens,
+        smooth_series_idx=smooth_series_idx,
+        smooth_model_idx=_model_idx(smooth_rows, model_index),
+        smooth_obs=np.zeros(len(smooth_rows)),
+        success_task_idx=np.array([task_names.index(t) for t in success_rows["task"]], dtype=int),
+        success_model_idx=_model_idx(success_rows, model_index),
+        success_obs=success_rows["value"].to_numpy(float),
+        success_smooth=np.zeros(len(success_rows)),
+        n_examples=_column_or_nan(success_rows, "n_examples"),
+        data_hash=table_hash(rows),
+    )
+    design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
+    _attach_link_smooth(design, smooth_rows, success_rows, shared)
+    return design
+
+
+def _require_compute(rows: pd.DataFrame) -> None:
+    missing = rows[~np.isfinite(rows["compute_flops"].to_numpy(float))]
+    if not missing.empty:
+        names = sorted(set(missing["model"]))[:5]
+        raise ValueError(f"training compute unknown (no tokens or compute_flops) for models {names}")
+
+
+def _model_idx(rows: pd.DataFrame, model_index: dict) -> np.ndarray:
+    return np.array([model_index[(f, m)] for f, m in zip(rows["family"], rows["model"])], dtype=int)
+
+
+def _per_task(rows: pd.DataFrame, tasks: list[str], column: str) -> np.ndarray:
+    values = rows.groupby("task")[column].first()
+    return np.array([float(values[t]) for t in tasks])
+
+
+def _task_steps(rows: pd.DataFrame, tasks: list[str]) -> np.ndarray:
+    if "steps" not in rows.columns:
+        return np.ones(len(tasks))
+    steps = rows.groupby("task")["steps"].first()
+    return np.array([float(steps[t]) if np.isfinite(steps[t]) else 1.0 for t in tasks])
+
+
+def _column_or_nan(rows: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in rows.columns:
+        return np.full(len(rows), np.nan)
+    return pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
+
+
+def _attach_link_smooth(design: Design, smooth_rows: pd.DataFrame, success_rows: pd.DataFrame, shared: bool) -> None:
+    """Pair each success row with its model's observed smooth value; drop rows that have none."""
+    smooth_key = smooth_rows["model"].astype(str) + "|" + smooth_rows["family"].astype(str)
+    if not shared:
+        smooth_key = smooth_key + "|" + smooth_rows["task"].astype(str)
+    lookup = dict(zip(smooth_key, design.smooth_obs))
+    success_key = success_rows["model"].astype(str) + "|" + success_rows["family"].astype(str)
+    if not shared:
+        success_key = success_key + "|" + success_rows["task"].astype(str)
+    paired = np.array([lookup.get(k, np.nan) for k in success_key])
+    keep = np.isfinite(paired)
+    if not keep.all():
+        design.notes.append(f"{int((~keep).sum())} success rows have no smooth value for the link and were dropped")
+    design.success_smooth = paired[keep]
+    for name in ("success_task_idx", "success_model_idx", "success_obs", "n_examples"):
+        setattr(design, name, getattr(design, name)[keep])

@@ -1,0 +1,85 @@
+"""Fit configuration and priors, as data.
+
+Priors are a dict ``name -> {"dist": <PyMC distribution>, <its parameters>}`` so a user can override
+any of them (``FitConfig(priors={"log_rate_mu": {"dist": "Normal", "mu": -1.0, "sigma": 0.5}})``) and
+the exact priors used are stored with every fit.
+
+Units of the priors (see ``forecast.links``): the smooth metric is standardised per series (mean 0,
+sd 1 over the training models, lower is better); ``rate`` is per decade of compute; ``spread`` is in
+standardised smooth units; the ceiling gap is a fraction of the range between chance and 1.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
+    # Trend of the smooth metric, parameterised by what the data pin down: its level and slope (per
+    # decade, > 0 means improving) at the mean training compute x0, each series on its own (the data
+    # pin them down), and its curvature ``rate``, pooled across series. Derived: amplitude = slope / rate, floor = level - amplitude.
+    "level": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
+    "log_slope": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
+    "log_rate_mu": {"dist": "Normal", "mu": float(np.log(0.4)), "sigma": 0.8},
+    "log_rate_sd": {"dist": "HalfNormal", "sigma": 0.3},
+    "smooth_noise": {"dist": "HalfNormal", "sigma": 0.3},
+    # Two-variable trend (params_tokens): the tokens term's slope (per decade of tokens) and rate.
+    "log_slope_tokens": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
+    "log_rate_tokens_mu": {"dist": "Normal", "mu": float(np.log(0.4)), "sigma": 0.8},
+    "log_rate_tokens_sd": {"dist": "HalfNormal", "sigma": 0.3},
+    # Link from the smooth metric to success: threshold, spread ("logit variance"), ceiling gap.
+    "threshold_mu": {"dist": "Normal", "mu": -1.0, "sigma": 2.0},
+    "threshold_sd": {"dist": "HalfNormal", "sigma": 1.5},
+    "log_spread_mu": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+    "log_spread_sd": {"dist": "HalfNormal", "sigma": 0.5},
+    "logit_gap_mu": {"dist": "Normal", "mu": -1.5, "sigma": 1.0},
+    "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.7},
+    # Accuracy noise: Beta with concentration kappa (absorbs seed and checkpoint noise).
+    "log_concentration_mu": {"dist": "Normal", "mu": float(np.log(300.0)), "sigma": 1.5},
+    "log_concentration_sd": {"dist": "HalfNormal", "sigma": 0.5},
+}
+
+SMOOTH_NOISE_DOF = 4.0
+"""Student-t degrees of freedom of the smooth metric's noise around its trend (robust to outliers)."""
+
+
+class FitConfig(BaseModel):
+    """Everything that defines a fit. Stored (as JSON) in the InferenceData of every fit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smooth_metric: str = "bpb"
+    success_metric: list[str] = Field(default_factory=lambda: ["acc"])
+    tasks: list[str] | None = None
+    families: list[str] | None = None
+    trend: Literal["compute", "params_tokens"] = "compute"
+    priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    draws: int = Field(1000, ge=50)
+    tune: int = Field(1000, ge=50)
+    chains: int = Field(2, ge=1)
+    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+    seed: int = 0
+
+    @field_validator("priors")
+    @classmethod
+    def _known_priors(cls, priors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        unknown = sorted(set(priors) - set(DEFAULT_PRIORS))
+        if unknown:
+            raise ValueError(f"unknown prior names {unknown}; known: {sorted(DEFAULT_PRIORS)}")
+        for name, spec in priors.items():
+            if "dist" not in spec:
+                raise ValueError(f"prior {name!r} needs a 'dist' key")
+        return priors
+
+    def resolved_priors(self) -> dict[str, dict[str, Any]]:
+        """Defaults overlaid with the user's overrides."""
+        return {**DEFAULT_PRIORS, **self.priors}
+
+    def structural_key(self) -> str:
+        """The part of the config that defines the model (not how it is sampled), as canonical JSON."""
+        keys = ("smooth_metric", "success_metric", "tasks", "families", "trend")
+        data = {k: getattr(self, k) for k in keys} | {"priors": self.resolved_priors()}
+        return json.dumps(data, sort_keys=True)

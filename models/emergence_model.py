@@ -1,0 +1,122 @@
+"""The hierarchical emergence model as a ``pm.Model`` builder.
+
+Structure (T tasks, K smooth series, M models; see ``forecast.links`` for the formulas):
+
+1. Trend: each series' standardised smooth metric follows a saturating power law in compute
+   (or the two-variable params/tokens form), its floor, amplitude and rate partially pooled across
+   series; Student-t noise.
+2. Link: each task's success is ``chance + (1 - chance - gap) * Phi((threshold - s) / spread)**steps``
+   evaluated at the model's observed smooth value; threshold, spread and ceiling gap partially pooled
+   across tasks, so emerged tasks inform the link of tasks still near chance.
+3. Success noise: Binomial where ``n_examples`` is known, else Beta with a per-task concentration.
+
+Hierarchies are centred where the data are informative (it samples far better there) and
+non-centred for the few parameters the data barely inform (see ``NON_CENTRED``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from forecast.design import Design
+from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
+from models.config import SMOOTH_NOISE_DOF, FitConfig
+
+SUCCESS_EPS = 1e-6
+"""Success means are clipped to [eps, 1 - eps] so the Beta likelihood stays finite."""
+
+
+def _prior(name: str, spec: dict[str, Any], **kwargs: Any) -> pt.TensorVariable:
+    params = {k: v for k, v in spec.items() if k != "dist"}
+    return getattr(pm, spec["dist"])(name, **params, **kwargs)
+
+
+NON_CENTRED = frozenset({"log_rate", "log_rate_tokens", "logit_gap"})
+"""Pooled parameters the data barely inform (curvature, ceiling): sampled non-centred, which avoids
+the funnel their collapsing pooling sd creates. Data-rich ones stay centred, which samples better."""
+
+
+def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str) -> pt.TensorVariable:
+    """A partially-pooled parameter ``name ~ Normal(name_mu, name_sd)`` over ``dims``."""
+    mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
+    sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
+    if name not in NON_CENTRED:
+        return pm.Normal(name, mu=mu, sigma=sd, dims=dims)
+    offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dims)
+    return pm.Deterministic(name, mu + sd * offset, dims=dims)
+
+
+def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]]) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """(log amplitude, rate) of one decaying term, from its pooled slope at the centre and its rate."""
+    log_slope = _prior(f"log_slope{suffix}", priors[f"log_slope{suffix}"], dims="series")
+    log_rate = _pooled(f"log_rate{suffix}", priors, "series")
+    rate = pm.Deterministic(f"rate{suffix}", pt.exp(log_rate), dims="series")
+    log_amplitude = pm.Deterministic(f"log_amplitude{suffix}", log_slope - log_rate, dims="series")
+    return log_amplitude, rate
+
+
+def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
+    """Create the trend parameters; return the trend at each (series, model) pair, shape (K, M).
+
+    Each decaying term ``exp(log_amplitude - rate * (x - x0))`` is parameterised by its slope at the
+    centre (``rate * amplitude``, per decade) and its rate; the floor is the level at the centre minus
+    the amplitudes. Level and slope, which a short ladder identifies, are per series; the rate
+    (curvature), which extrapolation hinges on and the data barely inform, is pooled across series.
+    """
+    level = _prior("level", priors["level"], dims="series")
+    log_amplitude, rate = _power_law_term("", priors)
+    if config.trend == "compute":
+        floor = pm.Deterministic("floor", level - pt.exp(log_amplitude), dims="series")
+        return trend_compute(design.x[None, :], floor[:, None], log_amplitude[:, None], rate[:, None], design.x0, ops=pt)
+    log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors)
+    floor = pm.Deterministic("floor", level - pt.exp(log_amplitude) - pt.exp(log_amp_tokens), dims="series")
+    return trend_params_tokens(
+        design.log10_params[None, :], design.log10_tokens[None, :], floor[:, None], log_amplitude[:, None],
+        rate[:, None], log_amp_tokens[:, None], rate_tokens[:, None], design.n0, design.d0, ops=pt,
+    )
+
+
+def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
+    """Create the link parameters; return the expected success of each success row, shape (N_y,)."""
+    threshold = _pooled("threshold", priors, "task")
+    spread = pm.Deterministic("spread", pt.exp(_pooled("log_spread", priors, "task")), dims="task")
+    gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(_pooled("logit_gap", priors, "task")), dims="task")
+    gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
+    t = design.success_task_idx
+    mean = success_from_smooth(
+        design.success_smooth, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t], ops=pt
+    )
+    return pt.clip(mean, SUCCESS_EPS, 1.0 - SUCCESS_EPS)
+
+
+def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]]) -> None:
+    """Binomial rows (known n_examples) and Beta rows (unknown n_examples, learned concentration)."""
+    known_n = np.isfinite(design.n_examples)
+    y = np.clip(design.success_obs, 1e-4, 1.0 - 1e-4)
+    if (~known_n).any():
+        concentration = pm.Deterministic(
+            "concentration", pt.exp(_pooled("log_concentration", priors, "task")), dims="task"
+        )
+        kappa = concentration[design.success_task_idx[~known_n]]
+        mu = mean[np.flatnonzero(~known_n)]
+        pm.Beta("success_beta", alpha=mu * kappa, beta=(1.0 - mu) * kappa, observed=y[~known_n])
+    if known_n.any():
+        n = design.n_examples[known_n].astype(int)
+        successes = np.rint(design.success_obs[known_n] * n).astype(int)
+        pm.Binomial("success_binomial", n=n, p=mean[np.flatnonzero(known_n)], observed=successes)
+
+
+def build_model(design: Design, config: FitConfig) -> pm.Model:
+    """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig`."""
+    priors = config.resolved_priors()
+    coords = {"task": design.tasks, "series": design.series, "model": design.models}
+    with pm.Model(coords=coords) as model:
+        trend = smooth_trend(design, config, priors)
+        noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
+        k, m = design.smooth_series_idx, design.smooth_model_idx
+        pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend[k, m], sigma=noise[k], observed=design.smooth_obs)
+        success_likelihood(design, success_link(design, priors), priors)
+    return model

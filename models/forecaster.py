@@ -1,0 +1,261 @@
+"""Fit / predict / emergence / save / load around the hierarchical emergence model.
+
+A saved fit is an ArviZ InferenceData NetCDF file whose ``attrs`` carry the model id and version,
+the :class:`~models.config.FitConfig`, the design (tasks, standardisation, scales) and a hash of the
+training rows. Loading a file written by another model version, or checking it against a config it
+was not fitted with, fails loudly.
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from forecast.design import Design, build_design, select_rows
+from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
+from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
+from models.config import SMOOTH_NOISE_DOF, FitConfig
+from models.emergence_model import SUCCESS_EPS, build_model
+from models.sampling import Diagnostics, diagnose, sample
+
+MODEL_ID = "turnsignal.hierarchical_link"
+MODEL_VERSION = "1"
+PREDICTION_QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+EMERGENCE_RANGE_DECADES = (2.0, 5.0)
+"""The emergence search runs from 2 decades below the smallest to 5 above the largest training compute."""
+
+
+class StaleFitError(ValueError):
+    """A saved fit does not match this code's model or the config it is used with."""
+
+
+class EmergenceForecaster:
+    """The hierarchical model with its data, posterior and diagnostics."""
+
+    def __init__(self, config: FitConfig | None = None) -> None:
+        self.config = config or FitConfig()
+        self.design: Design | None = None
+        self.idata: az.InferenceData | None = None
+        self.diagnostics: Diagnostics | None = None
+        self.training_rows: pd.DataFrame | None = None
+
+    # ----------------------------------------------------------------------------------- fitting
+    def fit(self, table: pd.DataFrame, progress: bool = True) -> EmergenceForecaster:
+        """Fit to a validated eval table (final checkpoints of the configured tasks are used)."""
+        cfg = self.config
+        self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families)
+        self.design = build_design(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families)
+        _check_enough_data(self.design)
+        idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress)
+        self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+        self.diagnostics = diagnose(self.idata, compile_s, sampling_s)
+        return self
+
+    def _draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, shape (S, ...) with S = chains * draws."""
+        if self.idata is None:
+            raise ValueError("the model is not fitted yet")
+        values = self.idata.posterior[name].values
+        return values.reshape(-1, *values.shape[2:])
+
+    # ----------------------------------------------------------------------------------- predict
+    def smooth_trend_draws(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
+        """Expected standardised smooth metric per draw at each target, shape (S, n)."""
+        d = self.design
+        k = d.task_series[task_idx]
+        floor, log_amp, rate = self._draws("floor")[:, k], self._draws("log_amplitude")[:, k], self._draws("rate")[:, k]
+        if self.config.trend == "compute":
+            x = np.log10(6.0) + log10_params + log10_tokens
+            return trend_compute(x[None, :], floor, log_amp, rate, d.x0)
+        log_amp_d, rate_d = self._draws("log_amplitude_tokens")[:, k], self._draws("rate_tokens")[:, k]
+        return trend_params_tokens(log10_params[None, :], log10_tokens[None, :], floor, log_amp, rate,
+                                   log_amp_d, rate_d, d.n0, d.d0)
+
+    def expected_success(self, task_idx: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+        """Expected success given standardised smooth draws (S, n) for tasks ``task_idx`` (n,)."""
+        d = self.design
+        return success_from_smooth(
+            smooth, self._draws("threshold")[:, task_idx], self._draws("spread")[:, task_idx],
+            d.chance[task_idx], self._draws("ceiling_gap")[:, task_idx], d.steps[task_idx],
+        )
+
+    def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior predictive draws for target models: (success (S, n), smooth in metric units (S, n)).
+
+        ``targets`` columns: ``task``, ``params`` and ``tokens`` or ``compute_flops``. Includes the
+        model-to-model noise of the smooth metric and the success noise (Beta, or Binomial when the
+        target has ``n_examples``), so intervals are for an observed result, not a mean.
+        """
+        d = self.design
+        rng = np.random.default_rng(self.config.seed if seed is None else seed)
+        task_idx, log10_params, log10_tokens = _target_arrays(targets, d)
+        k = d.task_series[task_idx]
+        trend = self.smooth_trend_draws(task_idx, log10_params, log10_tokens)
+        smooth = trend + self._draws("smooth_noise")[:, k] * rng.standard_t(SMOOTH_NOISE_DOF, size=trend.shape)
+        mean = np.clip(self.expected_success(task_idx, smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
+        success = self._success_noise(mean, task_idx, targets, rng)
+        return success, d.unstandardise(smooth, k)
+
+    def _success_noise(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame, rng) -> np.ndarray:
+        n_examples = pd.to_numeric(targets.get("n_examples", pd.Series(np.nan, index=targets.index)), errors="coerce")
+        n = n_examples.to_numpy(float)
+        out = mean.copy()
+        if "concentration" in self.idata.posterior:
+            kappa = self._draws("concentration")[:, task_idx]
+            out = rng.beta(mean * kappa, (1 - mean) * kappa)
+        known = np.isfinite(n) & (n > 0)
+        if known.any():
+            out[:, known] = rng.binomial(n[known].astype(int), mean[:, known]) / n[known]
+        return out
+
+    def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
+        """Predicted success quantiles per target (the CLI's PRED columns)."""
+        success, smooth = self.predictive_draws(targets, seed)
+        out = pd.DataFrame({
+            "model": targets["model"].astype(str).to_numpy() if "model" in targets else "",
+            "task": targets["task"].astype(str).to_numpy(),
+            "metric": self.design.success_metric,
+            "mean": success.mean(axis=0),
+        })
+        for column, q in PREDICTION_QUANTILES.items():
+            out[column] = np.quantile(success, q, axis=0)
+        out["smooth_median"] = np.median(smooth, axis=0)
+        out["smooth_q05"] = np.quantile(smooth, 0.05, axis=0)
+        out["smooth_q95"] = np.quantile(smooth, 0.95, axis=0)
+        columns = ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",
+                   "smooth_median", "smooth_q05", "smooth_q95"]
+        return out[columns]
+
+    # --------------------------------------------------------------------------------- emergence
+    def emergence_draws(self, task: str, level: float | None = 0.5, success_at: float | None = None) -> np.ndarray:
+        """Emergence compute per posterior draw for one task (log10 FLOPs; ``+inf`` beyond the range)."""
+        d = self.design
+        t = _task_index(d, task)
+        target = target_success(d.chance[t], None if success_at is not None else level, success_at)
+        lo, hi = self.search_range()
+        if self.config.trend == "compute":
+            k = d.task_series[t]
+            x = emergence_scale_closed_form(
+                target, self._draws("threshold")[:, t], self._draws("spread")[:, t], d.chance[t],
+                self._draws("ceiling_gap")[:, t], self._draws("floor")[:, k], self._draws("log_amplitude")[:, k],
+                self._draws("rate")[:, k], d.x0, d.steps[t],
+            )
+            x = np.maximum(x, lo)
+        else:
+            grid = np.linspace(lo, hi, 1401)
+            x = first_crossing(lambda g: self._success_on_compute_path(t, g), target, grid)
+        return np.where(x > hi, np.inf, x)
+
+    def _success_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
+        """Expected success along the training set's tokens-per-parameter ratio, shape (S, len(grid))."""
+        r = self.design.tokens_per_param
+        log10_params = 0.5 * (grid - np.log10(6.0 * r))
+        log10_tokens = log10_params + np.log10(r)
+        task_idx = np.full(grid.shape, t)
+        return self.expected_success(task_idx, self.smooth_trend_draws(task_idx, log10_params, log10_tokens))
+
+    def search_range(self) -> tuple[float, float]:
+        """(lowest, highest) log10 FLOPs searched for emergence."""
+        below, above = EMERGENCE_RANGE_DECADES
+        return float(self.design.x.min() - below), float(self.design.x.max() + above)
+
+    def emergence(self, level: float | None = 0.5, success_at: float | None = None,
+                  reached_by: float | None = None) -> pd.DataFrame:
+        """Per-task emergence summary: the CLI's EMERGENCE columns (+ ``p_reached_by`` if asked)."""
+        rows = []
+        for t, task in enumerate(self.design.tasks):
+            draws = self.emergence_draws(task, level, success_at)
+            summary = summarize_emergence(draws, reached_by)
+            target = target_success(self.design.chance[t], None if success_at is not None else level, success_at)
+            row = {"task": task, "target_success": float(target), "log10_flops_median": summary.median,
+                   "log10_flops_q05": summary.q05, "log10_flops_q95": summary.q95,
+                   "p_beyond_range": summary.p_beyond_range}
+            if reached_by is not None:
+                row["p_reached_by"] = summary.p_reached_by
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the posterior with its config, design, diagnostics and training rows as NetCDF."""
+        if self.idata is None:
+            raise ValueError("nothing to save: the model is not fitted yet")
+        self.idata.attrs.update({
+            "turnsignal_model_id": MODEL_ID,
+            "turnsignal_model_version": MODEL_VERSION,
+            "turnsignal_config": self.config.model_dump_json(),
+            "turnsignal_design": json.dumps(self.design.to_json_dict()),
+            "turnsignal_diagnostics": json.dumps(self.diagnostics.to_dict() if self.diagnostics else {}),
+            "turnsignal_training_rows": self.training_rows.to_csv(index=False),
+        })
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.idata.to_netcdf(str(path))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, expect: FitConfig | None = None) -> EmergenceForecaster:
+        """Read a saved fit. Raises :class:`StaleFitError` if it is from another model version or
+        (when ``expect`` is given) was fitted with a different model structure than ``expect``."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no fit file at {path}")
+        idata = az.from_netcdf(str(path))
+        attrs = idata.attrs
+        found = (attrs.get("turnsignal_model_id"), attrs.get("turnsignal_model_version"))
+        if found != (MODEL_ID, MODEL_VERSION):
+            raise StaleFitError(f"{path} was written by model {found[0]!r} version {found[1]!r}; this code "
+                                f"reads {MODEL_ID!r} version {MODEL_VERSION!r}: refit it")
+        config = FitConfig.model_validate_json(attrs["turnsignal_config"])
+        if expect is not None and expect.structural_key() != config.structural_key():
+            raise StaleFitError(f"{path} was fitted with a different configuration than requested "
+                                f"(saved: {config.structural_key()}; requested: {expect.structural_key()})")
+        self = cls(config)
+        self.idata = idata
+        self.training_rows = pd.read_csv(io.StringIO(attrs["turnsignal_training_rows"]))
+        self.design = build_design(self.training_rows, config.smooth_metric, config.success_metric,
+                                   config.tasks, config.families)
+        saved_hash = json.loads(attrs["turnsignal_design"]).get("data_hash")
+        if saved_hash != self.design.data_hash:
+            raise StaleFitError(f"{path}: the stored training rows do not match their recorded hash")
+        self.diagnostics = Diagnostics(**json.loads(attrs.get("turnsignal_diagnostics") or "{}")) \
+            if attrs.get("turnsignal_diagnostics") not in (None, "{}") else None
+        return self
+
+
+def _check_enough_data(design: Design) -> None:
+    if len(design.models) < 3:
+        raise ValueError(f"need at least 3 models with known compute to fit a trend; got {len(design.models)}")
+    spread = float(np.ptp(design.x))
+    if spread < 0.3:
+        raise ValueError(f"training compute spans only {spread:.2f} decades; need at least 0.3 to fit a trend")
+
+
+def _task_index(design: Design, task: str) -> int:
+    if task not in design.tasks:
+        raise ValueError(f"task {task!r} is not in this fit; fitted tasks: {design.tasks}")
+    return design.tasks.index(task)
+
+
+def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(task index, log10 params, log10 tokens) per target row; tokens from compute when missing."""
+    for column in ("task", "params"):
+        if column not in targets.columns:
+            raise ValueError(f"targets need a {column!r} column")
+    unknown = sorted(set(targets["task"].astype(str)) - set(design.tasks))
+    if unknown:
+        raise ValueError(f"targets name tasks that are not in the fit: {unknown}; fitted tasks: {design.tasks}")
+    params = pd.to_numeric(targets["params"], errors="coerce").to_numpy(float)
+    tokens = pd.to_numeric(targets.get("tokens", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
+    flops = pd.to_numeric(targets.get("compute_flops", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
+    tokens = np.where(np.isfinite(tokens), tokens, flops / (6.0 * params))
+    bad = ~(np.isfinite(params) & (params > 0) & np.isfinite(tokens) & (tokens > 0))
+    if bad.any():
+        raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "
+                         "(or compute_flops > 0)")
+    task_idx = np.array([design.tasks.index(t) for t in targets["task"].astype(str)], dtype=int)
+    return task_idx, np.log10(params), np.log10(tokens)
