@@ -77,7 +77,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine for `settings.database_url` (SQLite via aiosqlite, or PostgreSQL via asyncpg)."""
     url = settings.database_url
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=settings.db_pool_size,
+                                     max_overflow=settings.db_pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         connect_args: dict[str, Any] = {}
@@ -111,6 +112,9 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """
     lock = _write_lock(session)
     if lock is not None:
+        # Check out the connection BEFORE queueing for the lock: a lock holder waiting for a pooled
+        # connection while connection holders wait for the lock would deadlock.
+        await session.connection()
         await lock.acquire()
     try:
         try:
