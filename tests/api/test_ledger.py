@@ -50,6 +50,7 @@ async def test_admin_grants_are_idempotent_and_paginated(client, settings) -> No
 async def test_grant_refusals_move_nothing(client, settings) -> None:
     admin, bob = await make_admin(settings), await register(client, "bob")
     await balance(client, bob)
+    await balance(client, admin)  # every caller's account (and starting grant) exists first
     before = await entry_count(settings)
     ok = {"participant_id": bob.id, "amount": MICRO}
     cases = [

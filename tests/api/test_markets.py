@@ -38,6 +38,7 @@ async def test_binary_market_lifecycle(client, settings) -> None:
     assert r.status_code == 201, r.text
     paid = r.json()["amount"]
     assert paid == lmsr.buy_charge([0, 0], 1, 50 * MICRO, B) and r.json()["prices_after"][1] > 0.5
+    await balance(client, bob)  # bob's account and starting grant exist before the refused trade
     n = await entry_count(settings)
     r = await trade(client, bob, m["id"], "buy", 1, 50 * MICRO, max_cost=paid)  # price moved: slippage refusal
     assert r.status_code == 409 and r.json()["error"]["field"] == "max_cost" and await entry_count(settings) == n

@@ -299,6 +299,9 @@ async def idempotent(
     # Create the caller's account (and starting grant) in its own short transaction first, so the
     # main transaction never holds the house row while it waits for a market or bet row lock.
     await balance_of(session, participant)
+    # End the read-only transaction the auth lookup began, returning its connection to the pool:
+    # on SQLite a request must not hold a pooled connection while it queues for the write lock.
+    await session.commit()
 
     async def replay() -> Response[Any] | None:
         rec = (await session.execute(select(IdempotencyRecord).where(
