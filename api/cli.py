@@ -49,5 +49,245 @@ def create_participant(
     typer.echo(key)
 
 
+# --- Forecasting commands (issue 2): fit, predict, emergence, backtest, data -------------------
+data_app = typer.Typer(help="Convert evaluation results into the eval table.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+SMOOTH_OPT = typer.Option("bpb", "--smooth", help="smooth metric (e.g. bpb, nll, ppl)")
+SUCCESS_OPT = typer.Option("acc", "--success", help="success metric; a comma list uses the first a task has")
+FAMILY_OPT = typer.Option(None, "--family", help="only these model families (comma list)")
+TASKS_OPT = typer.Option(None, "--tasks", help="only these tasks (comma list)")
+SEED_OPT = typer.Option(0, "--seed", help="random seed of the sampler and the predictive draws")
+TREND_OPT = typer.Option("compute", "--trend", help="compute (power law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
+SAMPLER_OPT = typer.Option("nutpie", "--sampler", help="nutpie (default, fast) | pymc (fallback)")
+DRAWS_OPT = typer.Option(1000, "--draws", help="posterior draws per chain")
+TUNE_OPT = typer.Option(1000, "--tune", help="warm-up steps per chain")
+CHAINS_OPT = typer.Option(2, "--chains", help="independent chains (R-hat needs >= 2)")
+CHANCE_OPT = typer.Option(None, "--chance", help="chance rate for success rows that lack a `chance` column")
+DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: direction of an unknown smooth metric")
+PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
+
+
+def _say(message: str) -> None:
+    typer.echo(f"turnsignal: {message}", err=True)
+
+
+def _fail(error: BaseException) -> typer.Exit:
+    """Bad input ends the command with its message and exit code 2, never a traceback."""
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(2)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains):
+    from models.config import FitConfig
+
+    return FitConfig(smooth_metric=smooth, success_metric=_split(success), families=_split(family),
+                     tasks=_split(tasks), seed=seed, trend=trend, sampler=sampler, draws=draws, tune=tune,
+                     chains=chains)
+
+
+def _read_table(path, chance, direction):
+    from forecast.evaltable import read_eval_table
+
+    _say(f"reading {path}")
+    return read_eval_table(path, chance=chance, smooth_direction=direction)
+
+
+def _fit(table, config, progress):
+    import sys
+
+    from models.forecaster import EmergenceForecaster
+
+    show = sys.stderr.isatty() if progress is None else progress
+    forecaster = EmergenceForecaster(config)
+    _say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
+         "compiling takes 10-60 s the first time")
+    forecaster.fit(table, progress=show)
+    d = forecaster.diagnostics
+    _say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
+         f"{d.compile_seconds:.1f} s, sampling {d.sampling_seconds:.1f} s, max R-hat {d.rhat_max:.3f}, "
+         f"min bulk ESS {d.ess_bulk_min:.0f}, {d.divergences} divergences")
+    for warning in d.warnings:
+        _say(f"WARNING: {warning}")
+    return forecaster
+
+
+def _write_table(frame, out) -> None:
+    from pathlib import Path
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix in (".parquet", ".pq"):
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    _say(f"wrote {len(frame)} rows to {out}")
+
+
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
+
+
+@app.command()
+def fit(
+    data: str = typer.Option(..., "--data", help="eval table (CSV, Parquet or lm-eval results JSON)"),
+    out: str = typer.Option(..., "--out", help="where to write the fit (NetCDF, e.g. fit.nc)"),
+    smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
+    seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
+    tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
+    progress: bool = PROGRESS_OPT,
+) -> None:
+    """Fit the hierarchical model to an eval table and save the posterior (with its config) to --out."""
+    try:
+        table = _read_table(data, chance, smooth_direction)
+        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
+        path = _fit(table, config, progress).save(out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    _say(f"wrote {path}")
+
+
+@app.command()
+def predict(
+    targets: str = typer.Option(..., "--targets", help="CSV: model, params, tokens or compute_flops, task"),
+    out: str = typer.Option(..., "--out", help="predictions CSV"),
+    fit_path: str = typer.Option(None, "--fit", help="a saved fit (from `turnsignal fit`)"),
+    data: str = typer.Option(None, "--data", help="or an eval table to fit first"),
+    smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
+    seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
+    tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
+    progress: bool = PROGRESS_OPT,
+) -> None:
+    """Predicted success quantiles (and the smooth metric) for target models."""
+    import pandas as pd
+
+    try:
+        forecaster = _load_or_fit(fit_path, data, chance, smooth_direction, progress,
+                                  smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
+        _write_table(forecaster.predict(pd.read_csv(targets), seed=seed), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
+def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
+    from models.forecaster import EmergenceForecaster
+
+    if (fit_path is None) == (data is None):
+        raise ValueError("give exactly one of --fit (a saved fit) or --data (an eval table to fit)")
+    if fit_path is not None:
+        return EmergenceForecaster.load(fit_path)
+    return _fit(_read_table(data, chance, direction), _fit_config(*config_args), progress)
+
+
+@app.command()
+def emergence(
+    fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
+    out: str = typer.Option(..., "--out", help="emergence CSV"),
+    level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
+    success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
+    reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
+) -> None:
+    """Posterior emergence scale per task, in log10 training FLOPs (inf = beyond the searched range)."""
+    from models.forecaster import EmergenceForecaster
+
+    try:
+        if level is not None and success_at is not None:
+            raise ValueError("give at most one of --level or --success-at")
+        forecaster = EmergenceForecaster.load(fit_path)
+        table = forecaster.emergence(level=None if success_at is not None else (level or 0.5),
+                                     success_at=success_at, reached_by=reached_by)
+        _write_table(table, out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    lo, hi = forecaster.search_range()
+    _say(f"searched {lo:.1f} to {hi:.1f} log10 FLOPs")
+    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+@app.command()
+def backtest(
+    data: str = typer.Option(..., "--data", help="eval table"),
+    out: str = typer.Option(..., "--out", help="output directory"),
+    train_max_params: float = typer.Option(None, "--train-max-params", help="train on models with params <= N"),
+    train_max_flops: float = typer.Option(None, "--train-max-flops", help="or with compute <= C FLOPs"),
+    n_boot: int = typer.Option(200, "--n-boot", help="bootstrap replicates of the baselines"),
+    smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
+    seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
+    tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
+    progress: bool = PROGRESS_OPT,
+) -> None:
+    """Blind backtest: fit on small models only, predict every larger one, score all methods alike."""
+    import sys
+
+    from models.backtest import format_summary_table, run_backtest
+
+    try:
+        if (train_max_params is None) == (train_max_flops is None):
+            raise ValueError("give exactly one of --train-max-params or --train-max-flops")
+        table = _read_table(data, chance, smooth_direction)
+        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
+        _say("fitting on the training models and predicting the held-out ones (hierarchical, B1, B2)")
+        result = run_backtest(table, train_max_params=train_max_params, train_max_flops=train_max_flops,
+                              config=config, n_boot=n_boot,
+                              progress=sys.stderr.isatty() if progress is None else progress)
+        result.write(out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    typer.echo(format_summary_table(result.summary))
+    _say(f"wrote predictions and summary to {out}")
+
+
+@data_app.command("olmo")
+def data_olmo(
+    path: str = typer.Argument(..., help="olmo_ladder_final_checkpoints.csv or olmo_ladder_long.csv.gz"),
+    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
+    checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
+) -> None:
+    """OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq)."""
+    from forecast.adapters import olmo_ladder
+
+    try:
+        _write_table(olmo_ladder(path, checkpoints=checkpoints), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
+@data_app.command("pythia")
+def data_pythia(
+    path: str = typer.Argument(..., help="pythia_evals_core_long.csv"),
+    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
+    checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
+) -> None:
+    """Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success."""
+    from forecast.adapters import pythia_lambada
+
+    try:
+        _write_table(pythia_lambada(path, checkpoints=checkpoints), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
+@data_app.command("lm-eval")
+def data_lm_eval(
+    path: str = typer.Argument(..., help="lm-evaluation-harness results JSON"),
+    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
+    family: str = typer.Option(..., "--family"), model: str = typer.Option(..., "--model"),
+    params: float = typer.Option(..., "--params", help="parameter count"),
+    tokens: float = typer.Option(None, "--tokens", help="training tokens"),
+    chance: float = CHANCE_OPT,
+) -> None:
+    """lm-evaluation-harness aggregated results -> eval table rows."""
+    from forecast.adapters import lm_eval_results
+
+    try:
+        _write_table(lm_eval_results(path, family=family, model=model, params=params, tokens=tokens,
+                                     chance=chance), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
 if __name__ == "__main__":
     app()

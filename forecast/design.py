@@ -53,6 +53,7 @@ class Design:
     success_obs: np.ndarray  # (N_y,)
     success_smooth: np.ndarray  # (N_y,) standardised smooth of the same model and task's series
     n_examples: np.ndarray  # (N_y,) NaN where unknown
+    emerged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (T,) see task_emerged
     data_hash: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -72,7 +73,7 @@ class Design:
         """The design's structure (no observations) as JSON-able data, stored with every fit."""
         keep = ("smooth_metric", "success_metric", "tasks", "series", "task_series", "chance", "steps",
                 "series_center", "series_scale", "series_sign", "log_transform", "x0", "n0", "d0",
-                "tokens_per_param", "models", "x", "log10_params", "log10_tokens", "data_hash")
+                "tokens_per_param", "models", "x", "log10_params", "log10_tokens", "emerged", "data_hash")
         out = {k: v for k, v in asdict(self).items() if k in keep}
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
 
@@ -195,7 +196,24 @@ def build_design(
     )
     design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
     _attach_link_smooth(design, smooth_rows, success_rows, shared)
+    design.emerged = task_emerged(design)
     return design
+
+
+EMERGED_LIFT = 0.2
+"""A task has emerged in the training data when its best model is this far from chance towards 1."""
+
+
+def task_emerged(design: Design) -> np.ndarray:
+    """(T,) bool: does the training data show the task clearly above chance?
+
+    Lift = (success - chance) / (1 - chance), at the best training model. Tasks below
+    :data:`EMERGED_LIFT` carry little information about their own link.
+    """
+    lift = (design.success_obs - design.chance[design.success_task_idx]) / (1 - design.chance[design.success_task_idx])
+    best = np.full(len(design.tasks), -np.inf)
+    np.maximum.at(best, design.success_task_idx, lift)
+    return best >= EMERGED_LIFT
 
 
 def _require_compute(rows: pd.DataFrame) -> None:

@@ -38,15 +38,33 @@ NON_CENTRED = frozenset({"log_rate", "log_rate_tokens", "logit_gap"})
 """Pooled parameters the data barely inform (curvature, ceiling): sampled non-centred, which avoids
 the funnel their collapsing pooling sd creates. Data-rich ones stay centred, which samples better."""
 
+CENTRED_WHERE_EMERGED = frozenset({"threshold", "log_spread"})
+"""Link parameters centred for tasks that have emerged in the training data (their data pin them
+down) and non-centred for tasks still at chance (the pooled prior does): one parameterisation each."""
 
-def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str) -> pt.TensorVariable:
-    """A partially-pooled parameter ``name ~ Normal(name_mu, name_sd)`` over ``dims``."""
+
+def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np.ndarray | None = None) -> pt.TensorVariable:
+    """A partially-pooled parameter ``name ~ Normal(name_mu, name_sd)`` over ``dims``.
+
+    ``centred`` (bool per element) picks the parameterisation element by element; by default all
+    elements are centred unless ``name`` is in :data:`NON_CENTRED`.
+    """
     mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
     sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
-    if name not in NON_CENTRED:
-        return pm.Normal(name, mu=mu, sigma=sd, dims=dims)
-    offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dims)
-    return pm.Deterministic(name, mu + sd * offset, dims=dims)
+    if centred is None:
+        if name not in NON_CENTRED:
+            return pm.Normal(name, mu=mu, sigma=sd, dims=dims)
+        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dims)
+        return pm.Deterministic(name, mu + sd * offset, dims=dims)
+    centred = np.asarray(centred, dtype=bool)
+    value = pt.zeros(len(centred))
+    if centred.any():
+        value = pt.set_subtensor(value[np.flatnonzero(centred)],
+                                 pm.Normal(f"{name}_centred", mu=mu, sigma=sd, shape=int(centred.sum())))
+    if (~centred).any():
+        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, shape=int((~centred).sum()))
+        value = pt.set_subtensor(value[np.flatnonzero(~centred)], mu + sd * offset)
+    return pm.Deterministic(name, value, dims=dims)
 
 
 def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]]) -> tuple[pt.TensorVariable, pt.TensorVariable]:
@@ -81,8 +99,8 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
 
 def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
     """Create the link parameters; return the expected success of each success row, shape (N_y,)."""
-    threshold = _pooled("threshold", priors, "task")
-    spread = pm.Deterministic("spread", pt.exp(_pooled("log_spread", priors, "task")), dims="task")
+    threshold = _pooled("threshold", priors, "task", centred=design.emerged)
+    spread = pm.Deterministic("spread", pt.exp(_pooled("log_spread", priors, "task", centred=design.emerged)), dims="task")
     gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(_pooled("logit_gap", priors, "task")), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
     t = design.success_task_idx

@@ -59,6 +59,7 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
     idata = nutpie.sample(
         compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores, seed=config.seed,
         target_accept=config.target_accept, progress_bar=progress, save_warmup=False,
+        low_rank_modified_mass_matrix=True,
     )
     return idata, compiled_at - start, time.perf_counter() - compiled_at
 
