@@ -267,22 +267,30 @@ def _run_hierarchical(training_rows: pd.DataFrame, targets: pd.DataFrame, config
     return success.T, report
 
 
-def _baseline_runner(fit: Callable[..., BaselineFit]) -> Callable[..., tuple[np.ndarray, dict]]:
-    def run(training_rows: pd.DataFrame, targets: pd.DataFrame, config: FitConfig,
+def _run_b1(training_rows: pd.DataFrame, targets: pd.DataFrame, config: FitConfig,
             n_boot: int, progress: bool) -> tuple[np.ndarray, dict]:
-        kwargs = {"success_metric": config.success_metric, "tasks": config.tasks}
-        if fit is fit_two_step:
-            kwargs["smooth_metric"] = config.smooth_metric
-        baseline = fit(training_rows, **kwargs)
-        samples = baseline.sample(targets, n_boot=n_boot, rng=np.random.default_rng(config.seed))
-        return samples, {"n_boot": n_boot, "parameters": _records(baseline.parameters()), "notes": baseline.notes}
-    return run
+    baseline = fit_success_logistic(training_rows, success_metric=config.success_metric, tasks=config.tasks)
+    return _baseline_draws(baseline, targets, config, n_boot)
+
+
+def _run_b2(training_rows: pd.DataFrame, targets: pd.DataFrame, config: FitConfig,
+            n_boot: int, progress: bool) -> tuple[np.ndarray, dict]:
+    baseline = fit_two_step(training_rows, smooth_metric=config.smooth_metric,
+                            success_metric=config.success_metric, tasks=config.tasks)
+    return _baseline_draws(baseline, targets, config, n_boot)
+
+
+def _baseline_draws(baseline: BaselineFit, targets: pd.DataFrame, config: FitConfig,
+                    n_boot: int) -> tuple[np.ndarray, dict]:
+    """Bootstrap draws (n_targets, n_boot), seeded by ``config.seed``, and the fit's report."""
+    samples = baseline.sample(targets, n_boot=n_boot, rng=np.random.default_rng(config.seed))
+    return samples, {"n_boot": n_boot, "parameters": _records(baseline.parameters()), "notes": baseline.notes}
 
 
 _RUNNERS: dict[str, Callable[..., tuple[np.ndarray, dict]]] = {
     "hierarchical": _run_hierarchical,
-    "B1_logistic": _baseline_runner(fit_success_logistic),
-    "B2_two_step": _baseline_runner(fit_two_step),
+    "B1_logistic": _run_b1,
+    "B2_two_step": _run_b2,
 }
 
 
