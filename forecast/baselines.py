@@ -2,8 +2,9 @@
 
 Both baselines fit every task on its own (no pooling) by least squares and get their intervals by a
 bootstrap over *models*: resample the training models of a task with replacement, refit, predict,
-and add a residual resampled from the point fit, so a draw is a plausible *observed* result (not a
-mean), like the hierarchical model's posterior predictive draws. Success draws are clipped to [0, 1].
+and add a residual resampled from the point fit (scaled by sqrt(n / (n - p)) for the p fitted
+parameters), so a draw is a plausible *observed* result (not a mean), like the hierarchical model's
+posterior predictive draws. Success draws are clipped to [0, 1].
 
 Units: ``x`` is log10 training compute in FLOPs (``compute_flops``, default 6 * params * tokens);
 success is a rate in [0, 1]; ``chance`` is the success rate of random guessing.
@@ -170,6 +171,12 @@ def _resample_models(n: int, rng: np.random.Generator, min_distinct: int) -> np.
     return np.arange(n)
 
 
+def _inflated(residuals: np.ndarray, n_params: int) -> np.ndarray:
+    """Residuals scaled by sqrt(n / (n - p)): in-sample residuals of a p-parameter fit are too small."""
+    n = len(residuals)
+    return residuals * np.sqrt(n / max(n - n_params, 1))
+
+
 def _resampled(residuals: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return residuals[rng.integers(0, len(residuals), size=shape)]
 
@@ -213,7 +220,7 @@ class _LogisticTaskFit:
     def bootstrap(self, x: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         """Success draws (len(x), n_boot) and the number of refits that did not converge."""
         d, out, fallbacks = self.data, np.empty((len(x), n_boot)), 0
-        res = d.success - self.mean_at(d.x)
+        res = _inflated(d.success - self.mean_at(d.x), 2 if self.params is not None else 1)
         for b in range(n_boot):
             idx = _resample_models(len(d.x), rng, MIN_MODELS)
             if self.params is None:
@@ -267,13 +274,13 @@ class _TwoStepTaskFit:
         """Success draws (len(x), n_boot) and the number of replicates that fell back to the mean."""
         d, out, fallbacks = self.data, np.empty((len(x), n_boot)), 0
         if not self.fitted:
-            res = d.success - np.mean(d.success)
+            res = _inflated(d.success - np.mean(d.success), 1)
             for b in range(n_boot):
                 idx = _resample_models(len(d.x), rng, MIN_MODELS)
                 out[:, b] = np.mean(d.success[idx]) + _resampled(res, (len(x),), rng)
             return np.clip(out, 0.0, 1.0), 0
-        smooth_res = d.z - self.smooth_at(d.x)
-        success_res = d.success - self.success_at(d.z)
+        smooth_res = _inflated(d.z - self.smooth_at(d.x), 3)
+        success_res = _inflated(d.success - self.success_at(d.z), 3)
         for b in range(n_boot):
             idx = _resample_models(len(d.x), rng, MIN_MODELS)
             trend = _fit_trend_core(d.x[idx], d.z[idx], d.x0, refit_from=self.trend)
