@@ -1,0 +1,110 @@
+"""Forecasting-core benchmarks (issue 2): full OLMo ladder fit cost, and the two blind backtests.
+
+Rows:
+* the full OLMo ladder fit (13 tasks, final checkpoints, ``len_norm``/``acc`` success, default
+  draws) run twice, each in a fresh Python process sharing one new compile-cache directory
+  (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
+  second finds whatever the first cached. Wall time (whole fit, model build + compile + sampling),
+  compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
+* backtests, one row per method: OLMo ladder trained on params <= 760M predicting the 1.3B and 3.2B
+  runs; Pythia LAMBADA trained on <= 1.4B predicting 2.8B, 6.9B and 12B. MAE, CRPS and widths are in
+  percentage points. The markdown tables (with extrapolation-ratio bins) are printed as well, and
+  each backtest's files are written to a temporary directory (printed).
+
+Timings on a shared 2-core machine are noisy; read them as an order of magnitude.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TITLE = "Forecasting core: full OLMo ladder fit (cold/warm compile cache) and blind backtests"
+ROOT = Path(__file__).resolve().parents[1]
+OLMO = ROOT / "examples" / "data" / "olmo_ladder.csv"
+PYTHIA = ROOT / "examples" / "data" / "pythia_lambada.csv"
+OLMO_CUT = 758_220_288  # the 760M ladder size (params)
+PYTHIA_CUT = 1.4e9
+N_BOOT = 200
+FIT_TIMEOUT_S = 1800
+
+_FIT_SCRIPT = """
+import json, sys, time
+start = time.perf_counter()
+from forecast.evaltable import read_eval_table
+from models.config import FitConfig
+from models.forecaster import EmergenceForecaster
+imported = time.perf_counter()
+table = read_eval_table(sys.argv[1])
+forecaster = EmergenceForecaster(FitConfig(success_metric=["len_norm", "acc"])).fit(table, progress=False)
+done = time.perf_counter()
+d = forecaster.diagnostics
+print(json.dumps({"import_s": imported - start, "fit_wall_s": done - imported, "compile_s": d.compile_seconds,
+                  "sampling_s": d.sampling_seconds, "ess_bulk_min": d.ess_bulk_min, "rhat_max": d.rhat_max,
+                  "divergences": d.divergences, "n_tasks": len(forecaster.design.tasks),
+                  "n_models": len(forecaster.design.models)}))
+"""
+
+
+def full_fit_rows() -> list[dict]:
+    """The full OLMo fit twice in fresh processes sharing a new compile cache (cold, then warm)."""
+    cache = Path(tempfile.mkdtemp(prefix="turnsignal-bench-cache-"))
+    env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}",
+                        "NUMBA_CACHE_DIR": str(cache / "numba")}
+    rows = []
+    for label in ("cold compile cache", "warm compile cache"):
+        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(OLMO)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
+        if done.returncode != 0:
+            raise RuntimeError(f"full fit ({label}) failed:\n{done.stderr[-3000:]}")
+        m = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append({
+            "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} models ({label})",
+            "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
+            "sampling_s": round(m["sampling_s"], 1),
+            "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
+            "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
+            "divergences": m["divergences"],
+        })
+    return rows
+
+
+def backtest_rows() -> list[dict]:
+    """OLMo <= 760M and Pythia <= 1.4B backtests; prints their markdown tables and output folders."""
+    from forecast.evaltable import read_eval_table
+    from models.backtest import ALL_BIN, format_summary_table, run_backtest
+    from models.config import FitConfig
+
+    cases = [
+        ("OLMo <=760M -> 1.3B, 3.2B", OLMO, OLMO_CUT, FitConfig(success_metric=["len_norm", "acc"])),
+        ("Pythia LAMBADA <=1.4B -> 2.8B, 6.9B, 12B", PYTHIA, PYTHIA_CUT,
+         FitConfig(smooth_metric="ppl", success_metric=["acc"])),
+    ]
+    out_root = Path(tempfile.mkdtemp(prefix="turnsignal-bench-backtest-"))
+    rows = []
+    for i, (case, path, cut, config) in enumerate(cases):
+        result = run_backtest(read_eval_table(path), train_max_params=cut, config=config, n_boot=N_BOOT,
+                              progress=False)
+        out_dir = out_root / f"backtest_{i}"
+        result.write(out_dir)
+        print(f"\n### {case}  (files: {out_dir})\n\n{format_summary_table(result.summary)}\n", flush=True)
+        for note in result.notes:
+            print(f"note: {note}", flush=True)
+        for row in result.summary[result.summary["ratio_bin"] == ALL_BIN].itertuples(index=False):
+            diagnostics = result.diagnostics[row.method]
+            rows.append({
+                "case": case, "method": row.method, "n": row.n, "mae_pts": round(row.mae_points, 2),
+                "crps_pts": round(row.crps_points, 2), "cov50": round(row.coverage_50, 2),
+                "cov90": round(row.coverage_90, 2), "width90_pts": round(row.width_90_points, 1),
+                "wall_s": round(diagnostics["seconds"], 1),
+                "rhat_max": round(diagnostics["rhat_max"], 4) if "rhat_max" in diagnostics else None,
+                "divergences": diagnostics.get("divergences"),
+            })
+    return rows
+
+
+def run() -> list[dict]:
+    return full_fit_rows() + backtest_rows()
