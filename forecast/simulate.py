@@ -43,7 +43,8 @@ class SimulatedLadder:
 
 
 def default_truths(n_tasks: int = 4, seed: int = 0) -> list[TaskTruth]:
-    """Tasks that share a link shape (like real benchmarks), emerging at different scales."""
+    """Tasks that share a link shape (like real benchmarks), emerging at different scales, with
+    task-specific noise (benchmark sizes differ, so their success noise does too)."""
     rng = np.random.default_rng(seed)
     truths = []
     for t in range(n_tasks):
@@ -51,6 +52,7 @@ def default_truths(n_tasks: int = 4, seed: int = 0) -> list[TaskTruth]:
             name=f"task{t}", floor=0.4 + 0.1 * rng.random(), log_amplitude=np.log(0.6 + 0.2 * rng.random()),
             rate=0.45 + 0.1 * rng.random(), threshold=0.75 + 0.12 * t, spread=0.08 + 0.03 * rng.random(),
             gap_fraction=0.1 + 0.05 * rng.random(), chance=[0.25, 0.5, 0.2, 0.25][t % 4],
+            concentration=float(np.exp(rng.uniform(np.log(150.0), np.log(1500.0)))),
         ))
     return truths
 

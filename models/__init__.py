@@ -6,6 +6,7 @@ Importing this package points PyTensor's and numba's compile caches at the user'
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -20,3 +21,7 @@ def _configure_compile_caches() -> None:
 
 
 _configure_compile_caches()
+# Notices that say nothing about a fit: sampling runs on numba (no BLAS needed), and ArviZ's refactor
+# notice is about its next major version, which pyproject excludes.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+warnings.filterwarnings("ignore", message="\nArviZ is undergoing a major refactor", category=FutureWarning)

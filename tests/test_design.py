@@ -1,0 +1,75 @@
+"""From eval table to model arrays: selection, standardisation, shared series, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.design import build_design, select_rows
+from forecast.evaltable import validate_eval_table
+
+
+def _table(rows):
+    return validate_eval_table(pd.DataFrame(rows), source="test")
+
+
+def _ladder(smooth_task="t", smooth_metric="bpb", smooth_values=(1.2, 1.0, 0.9, 0.8)):
+    rows = []
+    for i, sv in enumerate(smooth_values):
+        base = {"family": "f", "model": f"m{i}", "params": 1e8 * 2**i, "tokens": 2e9 * 2**i}
+        rows.append(base | {"task": smooth_task, "metric": smooth_metric, "value": sv})
+        rows.append(base | {"task": "t", "metric": "acc", "value": 0.3 + 0.1 * i, "chance": 0.25})
+    return rows
+
+
+def test_standardises_per_series_and_round_trips() -> None:
+    design = build_design(_table(_ladder()), "bpb", "acc")
+    assert design.tasks == ["t"] and design.series == ["t"]
+    assert design.smooth_obs.mean() == pytest.approx(0.0) and design.smooth_obs.std() == pytest.approx(1.0)
+    back = design.unstandardise(design.smooth_obs, design.smooth_series_idx)
+    np.testing.assert_allclose(np.sort(back), [0.8, 0.9, 1.0, 1.2])
+    np.testing.assert_allclose(design.x, np.log10(6 * 1e8 * 2e9 * 4.0 ** np.arange(4)))
+
+
+def test_higher_is_better_metric_is_flipped_so_lower_is_better() -> None:
+    design = build_design(_table(_ladder(smooth_metric="p_correct", smooth_values=(0.3, 0.4, 0.5, 0.6))),
+                          "p_correct", "acc")
+    assert design.series_sign[0] == -1.0
+    assert np.all(np.diff(design.smooth_obs[np.argsort(design.x[design.smooth_model_idx])]) < 0)
+
+
+def test_perplexity_is_modelled_on_log_scale() -> None:
+    design = build_design(_table(_ladder(smooth_metric="ppl", smooth_values=(40.0, 20.0, 10.0, 5.0))), "ppl", "acc")
+    assert design.log_transform
+    np.testing.assert_allclose(np.diff(np.sort(design.smooth_obs)), np.diff(np.sort(design.smooth_obs))[0])
+
+
+def test_star_task_smooth_metric_is_one_shared_series() -> None:
+    design = build_design(_table(_ladder(smooth_task="*", smooth_metric="val_loss")), "val_loss", "acc")
+    assert design.series == ["*"] and list(design.task_series) == [0]
+    assert len(design.success_smooth) == 4
+
+
+def test_first_listed_success_metric_wins_per_task() -> None:
+    rows = _ladder() + [r | {"metric": "len_norm"} for r in _ladder() if r["metric"] == "acc"]
+    chosen = select_rows(_table(rows), "bpb", ["len_norm", "acc"])
+    assert set(chosen["metric"]) == {"bpb", "len_norm"}
+
+
+def test_unknown_task_and_missing_metric_are_clear_errors() -> None:
+    table = _table(_ladder())
+    with pytest.raises(ValueError, match="tasks not found"):
+        build_design(table, "bpb", "acc", tasks=["nope"])
+    with pytest.raises(ValueError, match="no rows with smooth metric 'nll'"):
+        build_design(table, "nll", "acc")
+    with pytest.raises(ValueError, match="no rows with success metric"):
+        build_design(table, "bpb", "exact_match")
+
+
+def test_unknown_compute_is_a_clear_error() -> None:
+    rows = [{k: v for k, v in r.items() if k != "tokens"} for r in _ladder()]
+    with pytest.raises(ValueError, match="training compute unknown"):
+        build_design(_table(rows), "bpb", "acc")
+
+
+def test_hash_ignores_row_order() -> None:
+    table = _table(_ladder())
+    assert build_design(table, "bpb", "acc").data_hash == build_design(table.iloc[::-1], "bpb", "acc").data_hash

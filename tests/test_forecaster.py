@@ -1,0 +1,118 @@
+"""The hierarchical model on data simulated from its own generative process.
+
+Recovery: the 90% posterior intervals contain the true (standardised) link and curvature parameters
+for most tasks, and the true emergence scale. Plus the wrapper's contract: predictions, save/load,
+stale files, bad targets.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.evaltable import validate_eval_table
+from forecast.simulate import default_truths, ladder_sizes, simulate_ladder, true_emergence
+from models.config import FitConfig
+from models.forecaster import EmergenceForecaster, StaleFitError
+
+PARAMS, TOKENS = ladder_sizes(6, (1.0, 3.0, 10.0))
+X0 = float(np.mean(np.log10(6 * PARAMS * TOKENS)))
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return simulate_ladder(default_truths(4, seed=3), PARAMS, TOKENS, X0, seed=11)
+
+
+@pytest.fixture(scope="module")
+def fitted(simulated):
+    table = validate_eval_table(simulated.table, source="simulated")
+    config = FitConfig(success_metric=["acc"], draws=500, tune=700, seed=1)
+    return EmergenceForecaster(config).fit(table, progress=False)
+
+
+def _interval(draws, level=0.9):
+    return np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+
+
+def test_fit_converges_on_its_own_generative_process(fitted) -> None:
+    d = fitted.diagnostics
+    assert d.rhat_max < 1.05 and d.divergences <= 5, d
+
+
+def test_recovers_link_and_curvature_parameters(fitted, simulated) -> None:
+    design = fitted.design
+    hits = []
+    for t, truth in enumerate(simulated.truths):
+        center, scale = design.series_center[t], design.series_scale[t]
+        true_values = {
+            "threshold": (truth.threshold - center) / scale,
+            "spread": truth.spread / scale,
+            "gap_fraction": truth.gap_fraction,
+            "rate": truth.rate,
+        }
+        for name, value in true_values.items():
+            lo, hi = _interval(fitted._draws(name)[:, t])
+            hits.append(lo <= value <= hi)
+    assert np.mean(hits) >= 0.75, hits
+
+
+def test_recovers_emergence_scale(fitted, simulated) -> None:
+    covered = []
+    for truth in simulated.truths:
+        lo, hi = _interval(fitted.emergence_draws(truth.name, level=0.5))
+        covered.append(lo <= true_emergence(truth, X0) <= hi)
+    assert sum(covered) >= 3, covered
+
+
+def test_predict_contract_and_interval_order(fitted) -> None:
+    targets = pd.DataFrame({"model": ["big", "big"], "task": ["task0", "task1"], "params": [8e9, 8e9],
+                            "tokens": [1.6e11, 1.6e11]})
+    pred = fitted.predict(targets)
+    assert list(pred.columns) == ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",
+                                  "smooth_median", "smooth_q05", "smooth_q95"]
+    assert np.all(pred["q05"] <= pred["q25"]) and np.all(pred["q25"] <= pred["median"])
+    assert np.all(pred["median"] <= pred["q75"]) and np.all(pred["q75"] <= pred["q95"])
+    assert pred[["q05", "q95"]].to_numpy().min() >= 0 and pred[["q05", "q95"]].to_numpy().max() <= 1
+    by_compute = targets.assign(compute_flops=6 * 8e9 * 1.6e11).drop(columns="tokens")
+    pd.testing.assert_frame_equal(fitted.predict(by_compute), pred)
+
+
+def test_bad_targets_are_clear_errors(fitted) -> None:
+    with pytest.raises(ValueError, match="not in the fit"):
+        fitted.predict(pd.DataFrame({"model": ["a"], "task": ["nope"], "params": [1e9], "tokens": [1e10]}))
+    with pytest.raises(ValueError, match="params > 0"):
+        fitted.predict(pd.DataFrame({"model": ["a"], "task": ["task0"], "params": [-1.0], "tokens": [1e10]}))
+
+
+def test_emergence_table_reports_beyond_range_mass(fitted) -> None:
+    table = fitted.emergence(level=0.5, reached_by=25.0)
+    assert list(table.columns) == ["task", "target_success", "log10_flops_median", "log10_flops_q05",
+                                   "log10_flops_q95", "p_beyond_range", "p_reached_by"]
+    assert table["p_beyond_range"].between(0, 1).all()
+    unreachable = fitted.emergence(success_at=0.999)
+    assert (unreachable["p_beyond_range"] > 0.5).all()
+
+
+def test_save_load_round_trip_and_stale_files(fitted, tmp_path) -> None:
+    path = fitted.save(tmp_path / "fit.nc")
+    loaded = EmergenceForecaster.load(path, expect=fitted.config)
+    pd.testing.assert_frame_equal(loaded.emergence(), fitted.emergence())
+    with pytest.raises(StaleFitError, match="different configuration"):
+        EmergenceForecaster.load(path, expect=fitted.config.model_copy(update={"smooth_metric": "nll"}))
+    import arviz as az
+
+    idata = az.from_netcdf(str(path))
+    idata.attrs["turnsignal_model_version"] = "0"
+    idata.to_netcdf(str(tmp_path / "old.nc"))
+    with pytest.raises(StaleFitError, match="refit"):
+        EmergenceForecaster.load(tmp_path / "old.nc")
+
+
+def test_too_little_data_is_refused() -> None:
+    rows = simulate_ladder(default_truths(1), PARAMS[:2], TOKENS[:2], X0).table
+    with pytest.raises(ValueError, match="at least 3 models"):
+        EmergenceForecaster(FitConfig()).fit(validate_eval_table(rows), progress=False)
+
+
+def test_unknown_prior_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown prior"):
+        FitConfig(priors={"nonsense": {"dist": "Normal", "mu": 0, "sigma": 1}})
