@@ -1,0 +1,77 @@
+"""Tables of issue 5: datasets (immutable, content-addressed eval tables) and fit jobs (the durable queue).
+
+`datasets.content` holds the canonical CSV of the validated table (bytes in the database, so a
+dataset is as durable as the rest of the service); `datasets.sha256` is the hash of those bytes, so
+the same table uploaded as CSV, Parquet or lm-eval JSON maps to one dataset.
+
+`fit_jobs` IS the job queue: a worker claims a `queued` row with a compare-and-set UPDATE (state and
+lease), renews `lease_expires_at` while it runs (heartbeat), and any worker's reaper re-queues (or,
+after `max_attempts`, fails) a `running` job whose lease expired: a killed worker never leaves a job
+running forever. Posteriors are NetCDF files under the data dir at `fits/<id>.nc` (`idata_path`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UTCDateTime, new_id, utcnow
+
+
+class Dataset(Base):
+    """An uploaded eval table. Immutable; `sha256` (unique) of the canonical CSV `content`."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[str] = mapped_column(String(16), default="public")  # public | private
+    owner_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    source_format: Mapped[str] = mapped_column(String(16))  # csv | parquet | lm_eval_json
+    n_rows: Mapped[int] = mapped_column(Integer)
+    families: Mapped[list[str]] = mapped_column(JSON)
+    models: Mapped[list[str]] = mapped_column(JSON)
+    tasks: Mapped[list[str]] = mapped_column(JSON)
+    metrics: Mapped[list[str]] = mapped_column(JSON)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FitJob(Base):
+    """One fit request and its life: queued -> running -> done | failed | cancelled.
+
+    `options_key` = sha256(dataset sha256 + canonical options JSON): equal keys share a fit.
+    `progress` in [0, 1] with a human `stage`; timings in seconds; `diagnostics` as the model reports
+    them (rhat_max, ess_bulk_min, divergences, compile/sampling seconds, warnings)."""
+
+    __tablename__ = "fit_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    options_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    stage: Mapped[str] = mapped_column(String(100), default="queued")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=2)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    diagnostics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    emergence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    idata_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fit_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (
+        Index("ix_fit_jobs_state_created", "state", "created_at"),
+        Index("ix_fit_jobs_options_key", "options_key"),
+    )
