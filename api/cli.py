@@ -21,12 +21,62 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="interface to bind"),
     port: int = typer.Option(8000, help="TCP port"),
     workers: int = typer.Option(1, help="uvicorn worker processes (keep 1 on SQLite)"),
+    with_worker: bool = typer.Option(False, "--with-worker/--no-worker", help="also start a fit worker process"),
 ) -> None:
     """Apply database migrations, then serve the REST API (database from TURNSIGNAL_DATABASE_URL)."""
+    import subprocess
+    import sys
+
     import uvicorn
 
+    worker = None
+    if with_worker:  # started after the API's migrations would race; the worker migrates too (idempotent)
+        worker = subprocess.Popen([sys.executable, "-m", "api.worker"])
+        typer.echo(f"turnsignal: fit worker started (pid {worker.pid})", err=True)
     typer.echo(f"turnsignal: serving on http://{host}:{port} (OpenAPI at /schema)", err=True)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    try:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    finally:
+        if worker is not None:  # Ctrl-C stops both
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a fit worker: takes queued fits from the database (TURNSIGNAL_DATABASE_URL) and runs them."""
+    from api.worker import main as run_worker_main
+
+    run_worker_main()
+
+
+plot_app = typer.Typer(help="Write plots (PNG or SVG, by the --out suffix).", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("emergence")
+def plot_emergence(
+    fit_path: str = typer.Option(..., "--fit", help="a saved fit (NetCDF)"),
+    task: str = typer.Option(..., "--task", help="the task to draw"),
+    out: str = typer.Option(..., "--out", help="emergence.png or .svg"),
+) -> None:
+    """Emergence curve of one task: observed points, posterior median, 50/90% bands vs log10 FLOPs."""
+    from pathlib import Path
+
+    from models.forecaster import EmergenceForecaster
+    from models.plots import emergence_curve
+
+    try:
+        fmt = Path(out).suffix.lstrip(".").lower() or "png"
+        content = emergence_curve(EmergenceForecaster.load(fit_path), task, fmt=fmt)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_bytes(content)
+    _say(f"wrote {out}")
 
 
 @admin_app.command("create-participant")
@@ -97,7 +147,7 @@ def _read_table(path, chance, direction):
     return read_eval_table(path, chance=chance, smooth_direction=direction)
 
 
-def _fit(table, config, progress):
+def _fit(table, config, progress, margins=None):
     import sys
 
     from models.forecaster import EmergenceForecaster
@@ -106,7 +156,7 @@ def _fit(table, config, progress):
     forecaster = EmergenceForecaster(config)
     _say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
          "compiling takes 10-60 s the first time")
-    forecaster.fit(table, progress=show)
+    forecaster.fit(table, progress=show, margins=margins)
     d = forecaster.diagnostics
     _say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
          f"{d.compile_seconds:.1f} s, sampling {d.sampling_seconds:.1f} s, max R-hat {d.rhat_max:.3f}, "
@@ -139,12 +189,17 @@ def fit(
     seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
     tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
     progress: bool = PROGRESS_OPT,
+    margins: str = typer.Option(None, "--margins", help="per-example margin summaries CSV (`turnsignal data "
+                                "lm-eval-samples`): they inform each task's threshold and spread"),
 ) -> None:
     """Fit the hierarchical model to an eval table and save the posterior (with its config) to --out."""
+    import pandas as pd
+
     try:
         table = _read_table(data, chance, smooth_direction)
         config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
-        path = _fit(table, config, progress).save(out)
+        margin_table = pd.read_csv(margins) if margins else None
+        path = _fit(table, config, progress, margin_table).save(out)
     except USER_ERRORS as error:
         raise _fail(error) from None
     _say(f"wrote {path}")
@@ -266,6 +321,21 @@ def data_pythia(
 
     try:
         _write_table(pythia_lambada(path, checkpoints=checkpoints), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
+@data_app.command("lm-eval-samples")
+def data_lm_eval_samples(
+    path: str = typer.Argument(..., help="a --log_samples JSONL file, or a directory of samples_*.jsonl"),
+    out: str = typer.Option(..., "--out", help="margin summaries CSV, for `turnsignal fit --margins`"),
+    family: str = typer.Option(..., "--family"), model: str = typer.Option(..., "--model"),
+) -> None:
+    """lm-eval per-sample log-likelihoods -> per-(task, model) margin summaries (mean, sd in nats, n)."""
+    from forecast.adapters import lm_eval_samples, margins_summary
+
+    try:
+        _write_table(margins_summary(lm_eval_samples(path, family=family, model=model)), out)
     except USER_ERRORS as error:
         raise _fail(error) from None
 

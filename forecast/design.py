@@ -54,6 +54,12 @@ class Design:
     success_smooth: np.ndarray  # (N_y,) standardised smooth of the same model and task's series
     n_examples: np.ndarray  # (N_y,) NaN where unknown
     emerged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (T,) see task_emerged
+    # Per-example margin summaries (nats), one row per (task, model) with lm-eval per-sample data.
+    margin_task_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (N_g,)
+    margin_smooth: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) standardised smooth
+    margin_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) nats
+    margin_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) nats, across examples
+    margin_n: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) examples
     data_hash: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -130,8 +136,12 @@ def build_design(
     success_metric: str | list[str] = "acc",
     tasks: list[str] | None = None,
     families: list[str] | None = None,
+    margins: pd.DataFrame | None = None,
 ) -> Design:
-    """Turn a validated eval table into a :class:`Design` (see :func:`select_rows` for the filter)."""
+    """Turn a validated eval table into a :class:`Design` (see :func:`select_rows` for the filter).
+
+    ``margins``: optional per-example margin summaries (see :func:`attach_margins`).
+    """
     rows = select_rows(table, smooth_metric, success_metric, tasks, families)
     smooth_rows = rows[rows["metric"] == smooth_metric]
     success_rows = rows[rows["metric"] != smooth_metric]
@@ -197,6 +207,8 @@ def build_design(
     design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
     _attach_link_smooth(design, smooth_rows, success_rows, shared)
     design.emerged = task_emerged(design)
+    if margins is not None and len(margins):
+        attach_margins(design, margins, smooth_rows)
     return design
 
 
@@ -214,6 +226,41 @@ def task_emerged(design: Design) -> np.ndarray:
     best = np.full(len(design.tasks), -np.inf)
     np.maximum.at(best, design.success_task_idx, lift)
     return best >= EMERGED_LIFT
+
+
+MARGIN_COLUMNS = ("family", "model", "task", "margin_mean", "margin_sd", "n")
+
+
+def attach_margins(design: Design, margins: pd.DataFrame, smooth_rows: pd.DataFrame) -> None:
+    """Add per-example margin summaries (``forecast.adapters.margins_summary`` output) to ``design``.
+
+    Each row is paired with the same model's observed smooth value for that task; rows of tasks not
+    in the fit, or without a smooth value, or with fewer than 2 examples, are left out (noted).
+    """
+    missing = [c for c in MARGIN_COLUMNS if c not in margins.columns]
+    if missing:
+        raise ValueError(f"margins table lacks columns {missing}; expected {list(MARGIN_COLUMNS)}")
+    shared = design.series == ["*"]
+    key = smooth_rows["family"].astype(str) + "|" + smooth_rows["model"].astype(str)
+    smooth_by_key = dict(zip(key if shared else key + "|" + smooth_rows["task"].astype(str),
+                             design.standardise(smooth_rows["value"].to_numpy(float),
+                                                np.zeros(len(smooth_rows), dtype=int) if shared else
+                                                np.array([design.series.index(t) for t in smooth_rows["task"]]))))
+    rows = margins[margins["task"].isin(design.tasks) & (pd.to_numeric(margins["n"]) >= 2)]
+    rows = rows[np.isfinite(pd.to_numeric(rows["margin_sd"], errors="coerce")) & (rows["margin_sd"] > 0)]
+    mkey = rows["family"].astype(str) + "|" + rows["model"].astype(str)
+    paired = np.array([smooth_by_key.get(k if shared else f"{k}|{t}", np.nan) for k, t in zip(mkey, rows["task"])])
+    keep = np.isfinite(paired)
+    if len(margins) > int(keep.sum()):
+        design.notes.append(f"{len(margins) - int(keep.sum())} margin rows unused (task not fitted, no smooth "
+                            "value for that model, or fewer than 2 examples)")
+    rows = rows[keep]
+    design.margin_task_idx = np.array([design.tasks.index(t) for t in rows["task"]], dtype=int)
+    design.margin_smooth = paired[keep]
+    design.margin_mean = rows["margin_mean"].to_numpy(float)
+    design.margin_sd = rows["margin_sd"].to_numpy(float)
+    design.margin_n = rows["n"].to_numpy(float)
+    design.data_hash = hashlib.sha256((design.data_hash + table_hash(rows[list(MARGIN_COLUMNS)])).encode()).hexdigest()
 
 
 def _require_compute(rows: pd.DataFrame) -> None:

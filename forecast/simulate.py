@@ -95,3 +95,22 @@ def true_emergence(truth: TaskTruth, x0: float, level: float = 0.5) -> float:
         np.asarray(target), truth.threshold, truth.spread, truth.chance, gap, truth.floor,
         truth.log_amplitude, truth.rate, x0,
     ))
+
+
+def simulate_margins(ladder: SimulatedLadder, scale: float = 4.0, offset: float = -0.5,
+                     n_examples: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Per-example margin summaries for every simulated (task, model), as ``margins_summary`` returns.
+
+    Each example's margin (nats) is ``Normal(scale * (threshold - s) + offset, scale * spread)`` at
+    the model's simulated smooth value ``s`` (raw units): the same link, seen one example at a time.
+    """
+    rng = np.random.default_rng(seed)
+    smooth = ladder.table[ladder.table["metric"] == "bpb"]
+    rows = []
+    for truth in ladder.truths:
+        for _, row in smooth[smooth["task"] == truth.name].iterrows():
+            margins = rng.normal(scale * (truth.threshold - row["value"]) + offset, scale * truth.spread, n_examples)
+            rows.append({"family": row["family"], "model": row["model"], "task": truth.name,
+                         "margin_mean": margins.mean(), "margin_sd": margins.std(ddof=1), "n": n_examples,
+                         "accuracy": float(np.mean(margins > 0))})
+    return pd.DataFrame(rows)

@@ -37,6 +37,10 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     "log_spread_sd": {"dist": "HalfNormal", "sigma": 0.5},
     "logit_gap_mu": {"dist": "Normal", "mu": -2.5, "sigma": 1.0},
     "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.5},
+    # Per-example margins (only with lm-eval per-sample data): mean margin = k * (threshold - s) + offset
+    # and margin sd = k * spread, in nats; k is nats per standardised smooth unit.
+    "log_margin_scale": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
+    "margin_offset": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
     # Accuracy noise: Beta with concentration kappa (absorbs seed and checkpoint noise).
     "log_concentration_mu": {"dist": "Normal", "mu": float(np.log(300.0)), "sigma": 1.5},
     "log_concentration_sd": {"dist": "HalfNormal", "sigma": 0.5},
@@ -44,6 +48,9 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
 
 SMOOTH_NOISE_DOF = 4.0
 """Student-t degrees of freedom of the smooth metric's noise around its trend (robust to outliers)."""
+
+SUCCESS_EPS = 1e-6
+"""Expected success is clipped to [SUCCESS_EPS, 1 - SUCCESS_EPS] (keeps Beta/Binomial likelihoods finite)."""
 
 
 class FitConfig(BaseModel):

@@ -23,10 +23,7 @@ import pytensor.tensor as pt
 
 from forecast.design import Design
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
-from models.config import SMOOTH_NOISE_DOF, FitConfig
-
-SUCCESS_EPS = 1e-6
-"""Success means are clipped to [eps, 1 - eps] so the Beta likelihood stays finite."""
+from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig  # noqa: F401 (SUCCESS_EPS re-exported)
 
 
 def _prior(name: str, spec: dict[str, Any], **kwargs: Any) -> pt.TensorVariable:
@@ -98,16 +95,45 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
 
 
 def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
-    """Create the link parameters; return the expected success of each success row, shape (N_y,)."""
+    """Create the link parameters; return the expected success of each success row, shape (N_y,).
+
+    With per-example margins in the design, they inform threshold and spread through
+    :func:`margin_likelihood`.
+    """
     threshold = _pooled("threshold", priors, "task", centred=design.emerged)
     spread = pm.Deterministic("spread", pt.exp(_pooled("log_spread", priors, "task", centred=design.emerged)), dims="task")
     gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(_pooled("logit_gap", priors, "task")), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
+    if len(design.margin_task_idx):
+        margin_likelihood(design, threshold, spread, priors)
     t = design.success_task_idx
     mean = success_from_smooth(
         design.success_smooth, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t], ops=pt
     )
     return pt.clip(mean, SUCCESS_EPS, 1.0 - SUCCESS_EPS)
+
+
+def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.TensorVariable,
+                      priors: dict[str, dict[str, Any]]) -> None:
+    """Per-example margins (nats) of each (task, model): ``Normal(k (threshold - s) + offset, k * spread)``.
+
+    A task's per-example margin distribution shifts linearly with the smooth metric ``s`` (slope k,
+    nats per standardised unit) and its spread across examples is k times the link's ``spread``, so
+    the observed margin sd pins the "logit variance" directly. The offset absorbs that a zero mean
+    margin is 50% accuracy rather than the link's chance-to-ceiling midpoint. Likelihood from the
+    sufficient statistics: the sample mean ~ Normal(mu, sd / sqrt(n)) and the sample sd ~
+    Normal(sd, sd / sqrt(2 (n - 1))) (large-n approximation).
+    """
+    tasks = np.unique(design.margin_task_idx)
+    local = np.searchsorted(tasks, design.margin_task_idx)
+    scale = pt.exp(_prior("log_margin_scale", priors["log_margin_scale"], shape=len(tasks)))
+    offset = _prior("margin_offset", priors["margin_offset"], shape=len(tasks))
+    t = design.margin_task_idx
+    sd = scale[local] * spread[t]
+    mu = scale[local] * (threshold[t] - design.margin_smooth) + offset[local]
+    n = design.margin_n
+    pm.Normal("margin_mean", mu=mu, sigma=sd / np.sqrt(n), observed=design.margin_mean)
+    pm.Normal("margin_sd", mu=sd, sigma=sd / np.sqrt(2.0 * (n - 1.0)), observed=design.margin_sd)
 
 
 def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]]) -> None:

@@ -18,9 +18,8 @@ import pandas as pd
 from forecast.design import Design, build_design, select_rows
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
-from models.config import SMOOTH_NOISE_DOF, FitConfig
-from models.emergence_model import SUCCESS_EPS, build_model
-from models.sampling import Diagnostics, diagnose, sample
+from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
+from models.sampling import Diagnostics
 
 MODEL_ID = "turnsignal.hierarchical_link"
 MODEL_VERSION = "1"
@@ -42,13 +41,22 @@ class EmergenceForecaster:
         self.idata: az.InferenceData | None = None
         self.diagnostics: Diagnostics | None = None
         self.training_rows: pd.DataFrame | None = None
+        self.margins: pd.DataFrame | None = None
 
     # ----------------------------------------------------------------------------------- fitting
-    def fit(self, table: pd.DataFrame, progress: bool = True) -> EmergenceForecaster:
-        """Fit to a validated eval table (final checkpoints of the configured tasks are used)."""
+    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> EmergenceForecaster:
+        """Fit to a validated eval table (final checkpoints of the configured tasks are used).
+
+        ``margins``: optional per-example margin summaries (``forecast.adapters.margins_summary``)
+        that inform each task's threshold and spread.
+        """
+        from models.emergence_model import build_model  # PyMC: imported only when fitting
+        from models.sampling import diagnose, sample
+
         cfg = self.config
         self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families)
-        self.design = build_design(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families)
+        self.margins = margins
+        self.design = build_design(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families, margins)
         _check_enough_data(self.design)
         idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
@@ -191,6 +199,7 @@ class EmergenceForecaster:
             "turnsignal_design": json.dumps(self.design.to_json_dict()),
             "turnsignal_diagnostics": json.dumps(self.diagnostics.to_dict() if self.diagnostics else {}),
             "turnsignal_training_rows": self.training_rows.to_csv(index=False),
+            "turnsignal_margins": "" if self.margins is None else self.margins.to_csv(index=False),
         })
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,8 +226,10 @@ class EmergenceForecaster:
         self = cls(config)
         self.idata = idata
         self.training_rows = pd.read_csv(io.StringIO(attrs["turnsignal_training_rows"]))
+        margins_csv = attrs.get("turnsignal_margins") or ""
+        self.margins = pd.read_csv(io.StringIO(margins_csv)) if margins_csv else None
         self.design = build_design(self.training_rows, config.smooth_metric, config.success_metric,
-                                   config.tasks, config.families)
+                                   config.tasks, config.families, self.margins)
         saved_hash = json.loads(attrs["turnsignal_design"]).get("data_hash")
         if saved_hash != self.design.data_hash:
             raise StaleFitError(f"{path}: the stored training rows do not match their recorded hash")

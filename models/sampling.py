@@ -5,12 +5,15 @@ import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
-import pymc as pm
 
 from models.config import FitConfig
+
+if TYPE_CHECKING:  # PyMC is imported only when sampling, so loading a saved fit stays PyMC-free
+    import pymc as pm
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400.0
@@ -37,6 +40,8 @@ class Diagnostics:
 
 def sample(model: pm.Model, config: FitConfig, progress: bool = True) -> tuple[az.InferenceData, float, float]:
     """Draw from the posterior of ``model``. Returns (idata, compile seconds, sampling seconds)."""
+    import pymc as pm
+
     cores = max(1, min(config.chains, os.cpu_count() or 1))
     if config.sampler == "nutpie":
         return _sample_nutpie(model, config, cores, progress)

@@ -116,3 +116,25 @@ def test_too_little_data_is_refused() -> None:
 def test_unknown_prior_name_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown prior"):
         FitConfig(priors={"nonsense": {"dist": "Normal", "mu": 0, "sigma": 1}})
+
+
+def test_per_example_margins_pin_down_the_spread(fitted, simulated, tmp_path) -> None:
+    """Margins simulated from the same link inform the spread: tighter, still covering the truth."""
+    from forecast.simulate import simulate_margins
+
+    margins = simulate_margins(simulated, seed=5)
+    table = validate_eval_table(simulated.table, source="simulated")
+    with_margins = EmergenceForecaster(fitted.config).fit(table, progress=False, margins=margins)
+    design = with_margins.design
+    assert len(design.margin_task_idx) == len(margins)
+    widths, covered = [], []
+    for t, truth in enumerate(simulated.truths):
+        true_spread = truth.spread / design.series_scale[t]
+        lo, hi = _interval(with_margins._draws("spread")[:, t])
+        base_lo, base_hi = _interval(fitted._draws("spread")[:, t])
+        covered.append(lo <= true_spread <= hi)
+        widths.append((hi - lo) / (base_hi - base_lo))
+    assert sum(covered) >= 3, covered
+    assert np.median(widths) < 0.8, widths
+    path = with_margins.save(tmp_path / "margins.nc")
+    assert EmergenceForecaster.load(path).design.data_hash == design.data_hash
