@@ -162,24 +162,48 @@ async def _pg(url: str, sql: str) -> None:
 
 
 def _scoring_row(n: int = 100_000, n_questions: int = 1_000) -> dict[str, Any]:
-    """Score n predictions (half binary, half numeric quantile sets) and rank 500 participants."""
+    """Score n predictions (half binary, half numeric: quantile sets of 3 and 5 quantiles and grid
+    CDFs, as stored payload dicts) and rank 500 participants. The inputs (probabilities, payload
+    dicts, outcomes) are generated before the clock starts; knot building, scoring and ranking are
+    timed."""
     import pandas as pd
 
-    from api.domain.scoring.service import NumericSpec, numeric_knots, score_binary, score_numeric
+    from api.domain.scoring.service import NumericSpec, score_binary, score_numeric_payloads
     from forecast.scoring import grid_edges  # noqa: F401  (warm import)
 
     rng = np.random.default_rng(0)
     half = n // 2
     participants = rng.integers(0, 500, n)
-    start = time.perf_counter()
+    questions = rng.integers(0, n_questions, n)
     p = rng.uniform(0.001, 0.999, half)
-    binary = score_binary(p, (rng.uniform(size=half) < p).astype(float))
-    spec = NumericSpec(0.0, 1.0, "linear")
+    binary_outcomes = (rng.uniform(size=half) < p).astype(float)
+    specs = [NumericSpec(0.0, 1.0, "linear"), NumericSpec(1.0, 1e4, "log")]
     medians = rng.uniform(0.2, 0.8, half)
-    payloads = [{"quantiles": {"levels": [0.05, 0.5, 0.95], "values": [m - 0.15, m, m + 0.15]}} for m in medians]
-    knots = [numeric_knots(spec, payload) for payload in payloads]
-    numeric = score_numeric(rng.uniform(0.05, 0.95, half), [spec] * half, knots)
-    frame = pd.DataFrame({"participant": participants, "question": rng.integers(0, n_questions, n),
+    payloads: list[dict[str, Any]] = []
+    numeric_specs: list[NumericSpec] = []
+    for i, m in enumerate(medians):
+        spec = specs[i % 2]
+        form = i % 5
+        if form < 3:
+            levels, values = [0.05, 0.5, 0.95], [m - 0.15, m, m + 0.15]
+        elif form == 3:
+            levels, values = [0.05, 0.25, 0.5, 0.75, 0.95], [m - 0.15, m - 0.05, m, m + 0.05, m + 0.15]
+        else:
+            grid = np.linspace(0.0, 1.0, 21)
+            payloads.append({"cdf": np.clip((grid - m + 0.3) / 0.6, 0.0, 1.0).tolist()})
+            numeric_specs.append(spec)
+            continue
+        if spec.scale == "log":
+            values = [10 ** (4 * v) for v in values]
+        payloads.append({"quantiles": {"levels": levels, "values": values}})
+        numeric_specs.append(spec)
+    numeric_outcomes = np.array([10 ** (4 * u) if s.scale == "log" else u
+                                 for s, u in zip(numeric_specs, rng.uniform(0.05, 0.95, half))])
+
+    start = time.perf_counter()
+    binary = score_binary(p, binary_outcomes)
+    numeric = score_numeric_payloads(numeric_outcomes, numeric_specs, payloads)
+    frame = pd.DataFrame({"participant": participants, "question": questions,
                           "log_score": np.concatenate([binary["log_score"], numeric["log_score"]])})
     board = frame.groupby("participant")["log_score"].agg(["mean", "count"]).sort_values("mean", ascending=False)
     board["rank"] = np.arange(1, len(board) + 1)

@@ -159,6 +159,51 @@ def cdf_knots_from_quantiles(levels: ArrayLike, values: ArrayLike, lower: float,
     return np.concatenate([[lower], q, [upper]]), np.concatenate([[0.0], alpha, [1.0]])
 
 
+def cdf_knots_from_quantile_sets(
+    levels: ArrayLike, values: ArrayLike, lower: ArrayLike, upper: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """`cdf_knots_from_quantiles` for n forecasts with the same number k of quantiles at once.
+
+    levels: (n, k) or (k,) shared ; values: (n, k) ; lower, upper: (n,) or scalars. Returns knots
+    x, F of shape (n, k + 2): (lower, 0), (values_j, levels_j), (upper, 1) per row, with the same
+    checks (and messages) as the one-row function, applied to every row."""
+    alpha = _probabilities("levels", levels, open_interval=True)
+    q = _finite("values", values, 2)
+    n, k = q.shape
+    if alpha.shape == (k,):
+        alpha = np.broadcast_to(alpha, (n, k))
+    lo = np.broadcast_to(_finite("lower", lower, (0, 1)), (n,))
+    hi = np.broadcast_to(_finite("upper", upper, (0, 1)), (n,))
+    if alpha.shape != q.shape:
+        raise ValueError("levels and values must have the same length")
+    if np.any(np.diff(alpha, axis=1) <= 0) or np.any(np.diff(q, axis=1) <= 0):
+        raise ValueError("levels and values must be strictly increasing")
+    if k and (np.any(q[:, 0] < lo) or np.any(q[:, -1] > hi)):
+        raise ValueError("quantile values must lie inside the bounds")
+    x = np.empty((n, k + 2))
+    f = np.empty((n, k + 2))
+    x[:, 0], x[:, 1:-1], x[:, -1] = lo, q, hi
+    f[:, 0], f[:, 1:-1], f[:, -1] = 0.0, alpha, 1.0
+    return x, f
+
+
+def pad_knot_blocks(blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Assemble blocks of rows (row indices (m,), x (m, K_b), F (m, K_b)) into (n, max K_b) arrays,
+    repeating each row's last knot as `pad_knots` does. Every row index 0..n-1 must be covered once."""
+    width = max((x.shape[1] for _, x, _ in blocks), default=2)
+    xs = np.empty((n, width))
+    fs = np.empty((n, width))
+    covered = np.zeros(n, dtype=int)
+    for rows, x, f in blocks:
+        k = x.shape[1]
+        xs[rows, :k], xs[rows, k:] = x, x[:, -1:]
+        fs[rows, :k], fs[rows, k:] = f, f[:, -1:]
+        np.add.at(covered, rows, 1)
+    if np.any(covered != 1):
+        raise ValueError("blocks must cover every row exactly once")
+    return xs, fs
+
+
 def pad_knots(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Stack per-forecast knots of different lengths into (n, K) arrays, repeating each last knot."""
     width = max(len(x) for x, _ in rows)

@@ -101,3 +101,69 @@ def test_pit_histogram_and_grid() -> None:
     np.testing.assert_allclose(s.grid_edges(1.0, 100.0, "log", 3), [1.0, 10.0, 100.0])
     with pytest.raises(ValueError):
         s.grid_edges(0.0, 1.0, "log")
+
+
+# --- vectorised knot building equals the per-row functions ---------------------------------------
+def _random_quantile_rows(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    lower = rng.uniform(-5, 5, n)
+    upper = lower + rng.uniform(0.1, 10, n)
+    levels = np.sort(rng.uniform(0.001, 0.999, (n, k)), axis=1)
+    unit = np.sort(rng.uniform(0, 1, (n, k)), axis=1)
+    values = lower[:, None] + unit * (upper - lower)[:, None]
+    keep = (np.diff(levels, axis=1) > 0).all(axis=1) & (np.diff(values, axis=1) > 0).all(axis=1)
+    return levels[keep], values[keep], lower[keep], upper[keep]
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("k", [1, 3, 5, 9])
+def test_cdf_knots_from_quantile_sets_equals_per_row(seed: int, k: int) -> None:
+    levels, values, lower, upper = _random_quantile_rows(np.random.default_rng(seed), 200, k)
+    x, f = s.cdf_knots_from_quantile_sets(levels, values, lower, upper)
+    rows = [s.cdf_knots_from_quantiles(levels[i], values[i], lower[i], upper[i]) for i in range(len(values))]
+    assert np.array_equal(x, np.array([r[0] for r in rows])) and np.array_equal(f, np.array([r[1] for r in rows]))
+    shared_x, shared_f = s.cdf_knots_from_quantile_sets(levels[0], values, lower, upper)  # one level set for all rows
+    assert np.array_equal(shared_f, np.broadcast_to(f[0], f.shape)) and np.array_equal(shared_x[:, 1:-1], values)
+
+
+@pytest.mark.parametrize(
+    ("levels", "values", "message"),
+    [
+        ([[0.1, 0.5, 0.9]], [[0.2, 0.2, 0.3]], "strictly increasing"),
+        ([[0.5, 0.1, 0.9]], [[0.1, 0.2, 0.3]], "strictly increasing"),
+        ([[0.1, 0.5, 1.0]], [[0.1, 0.2, 0.3]], "levels"),
+        ([[0.1, 0.5, 0.9]], [[0.1, np.nan, 0.3]], "values"),
+        ([[0.1, 0.5, 0.9]], [[-0.1, 0.2, 0.3]], "inside the bounds"),
+        ([[0.1, 0.5, 0.9]], [[0.1, 0.2, 1.3]], "inside the bounds"),
+        ([[0.1, 0.9]], [[0.1, 0.2, 0.3]], "same length"),
+    ],
+)
+def test_cdf_knots_from_quantile_sets_rejects_what_the_row_function_rejects(levels: list, values: list, message: str) -> None:
+    good_levels, good_values = [[0.1, 0.5, 0.9]], [[0.1, 0.2, 0.3]]
+    with pytest.raises(ValueError, match=message):
+        s.cdf_knots_from_quantiles(levels[0], values[0], 0.0, 1.0)
+    # one bad row among good ones is enough to refuse the whole batch
+    batch_levels = good_levels + levels if len(levels[0]) == len(values[0]) else levels
+    batch_values = good_values + values if len(levels[0]) == len(values[0]) else values
+    with pytest.raises(ValueError, match=message):
+        s.cdf_knots_from_quantile_sets(batch_levels, batch_values, [0.0] * len(batch_values), [1.0] * len(batch_values))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pad_knot_blocks_equals_pad_knots(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+    widths = rng.choice([2, 5, 7, 21], n)
+    rows = []
+    for w in widths:
+        x = np.sort(rng.uniform(0, 1, w))
+        f = np.sort(rng.uniform(0, 1, w))
+        rows.append((x, f))
+    blocks = []
+    for w in np.unique(widths):
+        index = np.flatnonzero(widths == w)
+        blocks.append((index, np.array([rows[i][0] for i in index]), np.array([rows[i][1] for i in index])))
+    xs, fs = s.pad_knot_blocks(blocks, n)
+    ref_x, ref_f = s.pad_knots(rows)
+    assert np.array_equal(xs, ref_x) and np.array_equal(fs, ref_f)
+    with pytest.raises(ValueError, match="exactly once"):
+        s.pad_knot_blocks(blocks[:-1], n)

@@ -8,6 +8,7 @@ the outcome; PIT = F(outcome); covered_50/90 = PIT inside [0.25, 0.75] / [0.05, 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +55,103 @@ def score_binary(probabilities: np.ndarray, outcomes: np.ndarray) -> dict[str, n
     return {"log_score": scoring.log_score_binary(probabilities, outcomes), "brier": scoring.brier_score(probabilities, outcomes)}
 
 
-def score_numeric(outcomes: np.ndarray, specs: list[NumericSpec], knots: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+def numeric_knot_blocks(
+    specs: Sequence[NumericSpec], payloads: Sequence[dict[str, Any]],
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """CDF knots of n stored numeric payloads, vectorised by form: a list of blocks (rows, x, F),
+    one per form (quantile sets grouped by their number of quantiles; grid CDFs), where `rows` are
+    the payloads' indices and x, F (len(rows), K) their knots exactly as `numeric_knots` builds them.
+    `bounds`: `spec_arrays(specs)` if the caller already has it."""
+    n = len(payloads)
+    if len(specs) != n:
+        raise ValueError("specs and payloads must have the same length")
+    lo, hi, is_log = bounds if bounds is not None else spec_arrays(specs)
+    groups: dict[int, list[int]] = {}  # number of quantiles -> rows; -1 for grid CDFs
+    for i, payload in enumerate(payloads):
+        quantiles = payload.get("quantiles")
+        groups.setdefault(-1 if quantiles is None else len(quantiles["levels"]), []).append(i)
+    blocks = []
+    for k, members in groups.items():
+        rows = np.asarray(members, dtype=np.intp)
+        if k < 0:
+            x = np.linspace(lo[rows], hi[rows], GRID_POINTS, axis=1)
+            cdfs = [payloads[i]["cdf"] for i in members]
+            if any(len(c) != GRID_POINTS for c in cdfs):
+                raise ValueError(f"a grid CDF must have {GRID_POINTS} values")
+            f = np.array(cdfs, dtype=float).reshape(x.shape)
+        else:
+            levels = np.array([payloads[i]["quantiles"]["levels"] for i in members], dtype=float).reshape(len(rows), k)
+            value_lists = [payloads[i]["quantiles"]["values"] for i in members]
+            if any(len(v) != k for v in value_lists):
+                raise ValueError("levels and values must have the same length")
+            raw = np.array(value_lists, dtype=float).reshape(len(rows), k)
+            log_rows = is_log[rows, None]
+            values = np.where(log_rows, np.log10(np.where(log_rows, raw, 1.0)), raw)
+            values = np.clip(values, lo[rows, None], hi[rows, None])
+            x, f = scoring.cdf_knots_from_quantile_sets(levels, values, lo[rows], hi[rows])
+        blocks.append((rows, x, f))
+    return blocks
+
+
+def numeric_knots_batch(specs: Sequence[NumericSpec], payloads: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Padded CDF knots (xs, fs), shape (n, K), of n stored numeric payloads at once: equal to
+    `pad_knots([numeric_knots(spec, payload) ...])`, built per form by `numeric_knot_blocks`."""
+    return scoring.pad_knot_blocks(numeric_knot_blocks(specs, payloads), len(payloads))
+
+
+def spec_arrays(specs: Sequence[NumericSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-forecast bounds on the question's scale (lower, upper) and a log-scale mask, (n,) each.
+
+    Specs are deduplicated by identity first (callers pass one object per question), so the
+    Python-level work is per distinct spec, not per forecast."""
+    ids = np.fromiter(map(id, specs), dtype=np.uint64, count=len(specs))
+    _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+    table = [specs[int(i)] for i in first]
+    lo = np.array([float(scoring.to_scale(s.lower, s.scale)) for s in table], dtype=float)
+    hi = np.array([float(scoring.to_scale(s.upper, s.scale)) for s in table], dtype=float)
+    log = np.array([s.scale == "log" for s in table], dtype=bool)
+    codes = codes.reshape(-1)
+    return lo[codes], hi[codes], log[codes]
+
+
+def score_numeric_payloads(outcomes: np.ndarray, specs: Sequence[NumericSpec], payloads: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """`score_numeric` of stored payloads, vectorised: knots are built per form and each form is
+    scored at its own knot width (no padding of 3-quantile sets to a 21-point grid)."""
+    n = len(payloads)
+    y = np.asarray(outcomes, dtype=float)
+    lo, hi, is_log = bounds = spec_arrays(specs)
+    out: dict[str, np.ndarray] = {}
+    for rows, x, f in numeric_knot_blocks(specs, payloads, bounds):
+        values = _score_numeric_core(y[rows], lo[rows], hi[rows], is_log[rows], x, f)
+        for name, column in values.items():
+            if name not in out:
+                out[name] = np.empty(n, dtype=column.dtype)
+            out[name][rows] = column
+    if not out:
+        empty = np.empty(0)
+        return {"crps": empty, "crps_normalized": empty, "pit": empty, "log_score": empty,
+                "covered_50": empty.astype(bool), "covered_90": empty.astype(bool)}
+    return out
+
+
+def score_numeric(outcomes: np.ndarray, specs: Sequence[NumericSpec], knots: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """`score_numeric_padded` for per-forecast knots (padded here with `forecast.scoring.pad_knots`)."""
+    xs, fs = scoring.pad_knots(knots)
+    return score_numeric_padded(outcomes, specs, xs, fs)
+
+
+def score_numeric_padded(outcomes: np.ndarray, specs: Sequence[NumericSpec], xs: np.ndarray, fs: np.ndarray) -> dict[str, np.ndarray]:
     """crps, crps_normalized, log_score (bucket), pit, covered_50, covered_90 per numeric forecast.
 
-    `outcomes` are in the questions' units; everything is computed on each question's scale."""
-    lo = np.array([scoring.to_scale(s.lower, s.scale) for s in specs], dtype=float)
-    hi = np.array([scoring.to_scale(s.upper, s.scale) for s in specs], dtype=float)
-    scales = np.array([s.scale for s in specs])
-    y = np.where(scales == "log", np.log10(np.maximum(outcomes, 1e-300)), outcomes)
-    xs, fs = scoring.pad_knots(knots)
+    `outcomes` are in the questions' units; everything is computed on each question's scale.
+    xs, fs: padded knots (n, K) as from `numeric_knots_batch`."""
+    return _score_numeric_core(np.asarray(outcomes, dtype=float), *spec_arrays(specs), xs, fs)
+
+
+def _score_numeric_core(outcomes: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_log: np.ndarray,
+                        xs: np.ndarray, fs: np.ndarray) -> dict[str, np.ndarray]:
+    y = np.where(is_log, np.log10(np.maximum(outcomes, 1e-300)), outcomes)
     edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, GRID_POINTS)[None, :]
     crps = scoring.crps_piecewise_linear(y, xs, fs)
     pit = scoring.pit_piecewise_linear(y, xs, fs)
@@ -82,9 +171,7 @@ def score_rows(question: Question, outcome: float, predictions: list[Any]) -> li
         p = np.array([pr.probability for pr in predictions], dtype=float)
         values = score_binary(p, np.full(n, outcome))
     else:
-        spec = numeric_spec(question)
-        knots = [numeric_knots(spec, pr.payload) for pr in predictions]
-        values = score_numeric(np.full(n, outcome), [spec] * n, knots)
+        values = score_numeric_payloads(np.full(n, outcome), [numeric_spec(question)] * n, [pr.payload for pr in predictions])
     rows = []
     for i, pr in enumerate(predictions):
         row: dict[str, Any] = {"prediction_id": pr.id, "participant_id": pr.participant_id, "outcome": outcome,
