@@ -20,9 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scoringrules as sr
 
 ArrayLike = Any
+
+
+def _scoringrules() -> Any:
+    """scoringrules, imported on first use: its import JIT-compiles numba kernels (~3-10 s), which
+    the REST service (it scores with the hand-written piecewise-linear functions) need not pay at
+    start-up."""
+    import scoringrules
+
+    return scoringrules
 
 
 # --- validation helpers ------------------------------------------------------------------------
@@ -91,7 +99,7 @@ def crps_ensemble(observations: ArrayLike, samples: ArrayLike) -> np.ndarray:
         raise ValueError(f"samples must have shape {y.shape + ('draws',)}, got {x.shape}")
     if x.shape[-1] < 1:
         raise ValueError("samples must contain at least one draw")
-    return np.asarray(sr.crps_ensemble(y, x, m_axis=-1))
+    return np.asarray(_scoringrules().crps_ensemble(y, x, m_axis=-1))
 
 
 def crps_quantiles(observation: ArrayLike, levels: ArrayLike, values: ArrayLike) -> np.ndarray:
@@ -109,7 +117,7 @@ def crps_quantiles(observation: ArrayLike, levels: ArrayLike, values: ArrayLike)
         raise ValueError(f"values must have shape {y.shape + alpha.shape}, got {q.shape}")
     if np.any(np.diff(q, axis=-1) < 0):
         raise ValueError("values must be nondecreasing along the quantile axis")
-    return np.asarray(sr.crps_quantile(y, q, alpha, m_axis=-1))
+    return np.asarray(_scoringrules().crps_quantile(y, q, alpha, m_axis=-1))
 
 
 def interval_coverage(observations: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> np.ndarray:
