@@ -1,0 +1,142 @@
+"""The model as a forecaster: a bot participant that submits its posterior on linked questions.
+
+Runs in the worker process (never in a request). Every tick it looks for open questions (open, opened,
+not closed) linked to an eval result (family, model, task, metric) that the bot has not answered yet,
+and a done fit whose dataset has that family, whose tasks include the linked task and whose success
+metrics include the linked metric. The target's scale (params, tokens) comes from the fit request's
+`targets` (public announcements) or from the fit's dataset rows for that model; without one the bot
+abstains. It forecasts through `submit_prediction`, the same code path and rules as any participant:
+
+- binary (success >= threshold): P = share of posterior predictive draws at or above the threshold,
+  clipped to [0.001, 0.999];
+- numeric: quantiles 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95 of the predictive draws, clipped into the
+  question's bounds and made strictly increasing.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import hash_api_key, new_api_key
+from api.db import transaction, utcnow
+from api.db.fits import Dataset, FitJob
+from api.db.models import Participant, Prediction, Question
+from api.domain.datasets.service import read_content
+from api.domain.fits.posterior import load_forecaster
+from api.errors import ApiError
+from api.settings import Settings
+
+log = logging.getLogger("turnsignal.bot")
+
+BOT_HANDLE = "turnsignal-model"
+BOT_DISPLAY_NAME = "Turnsignal model (hierarchical Bayesian)"
+QUANTILE_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+PROBABILITY_BOUNDS = (0.001, 0.999)
+
+
+async def ensure_bot(session: AsyncSession) -> Participant:
+    """The bot participant (role participant, is_bot), created on first start. Its API key is
+    discarded: the bot acts in-process only."""
+    existing = (await session.execute(select(Participant).where(Participant.handle == BOT_HANDLE))).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    bot = Participant(handle=BOT_HANDLE, display_name=BOT_DISPLAY_NAME, role="participant", is_bot=True,
+                      api_key_hash=hash_api_key(new_api_key()))
+    try:
+        async with transaction(session):
+            session.add(bot)
+    except IntegrityError:  # another worker created it first
+        return (await session.execute(select(Participant).where(Participant.handle == BOT_HANDLE))).scalar_one()
+    return bot
+
+
+async def _pending_questions(session: AsyncSession, bot: Participant) -> list[Question]:
+    now = utcnow()
+    answered = select(Prediction.question_id).where(Prediction.participant_id == bot.id)
+    statement = select(Question).where(Question.state == "open", Question.link_family.is_not(None),
+                                       Question.link_task.is_not(None), Question.link_metric.is_not(None),
+                                       Question.opens_at <= now, Question.closes_at > now,
+                                       Question.id.not_in(answered))
+    return list((await session.execute(statement)).scalars())
+
+
+def _target_scale(question: Question, job: FitJob, dataset: Dataset) -> tuple[float, float] | None:
+    for target in job.options.get("targets") or []:
+        if target["model"] == question.link_model:
+            return float(target["params"]), float(target["tokens"])
+    if question.link_model in dataset.models:
+        rows = read_content(dataset.content)
+        rows = rows[rows["model"].astype(str) == question.link_model]
+        params, tokens = pd.to_numeric(rows["params"], errors="coerce"), pd.to_numeric(rows.get("tokens"), errors="coerce")
+        if params.notna().any() and tokens is not None and tokens.notna().any():
+            return float(params.dropna().iloc[0]), float(tokens.dropna().iloc[0])
+    return None
+
+
+def _fit_covers(question: Question, job: FitJob, dataset: Dataset) -> bool:
+    tasks = job.options.get("tasks") or dataset.tasks
+    families = job.options.get("families") or dataset.families
+    return (question.link_family in dataset.families and question.link_family in families
+            and question.link_task in tasks and question.link_metric in job.options.get("success_metric", []))
+
+
+async def _fit_for(session: AsyncSession, question: Question) -> tuple[FitJob, Dataset, tuple[float, float]] | None:
+    """The newest done fit covering the question's link, with the target's scale; None if none."""
+    rows = (await session.execute(select(FitJob, Dataset).join(Dataset, Dataset.id == FitJob.dataset_id)
+                                  .where(FitJob.state == "done").order_by(FitJob.finished_at.desc()))).all()
+    for job, dataset in rows:
+        if _fit_covers(question, job, dataset) and (scale := _target_scale(question, job, dataset)) is not None:
+            return job, dataset, scale
+    return None
+
+
+def forecast_body(forecaster: Any, question: Question, params: float, tokens: float, seed: int) -> dict[str, Any]:
+    """The bot's PredictionSubmit fields for `question` from the posterior predictive (blocking)."""
+    targets = pd.DataFrame([{"model": question.link_model, "task": question.link_task, "params": params, "tokens": tokens}])
+    success, _ = forecaster.predictive_draws(targets, seed=seed)
+    draws = success[:, 0]
+    if question.kind == "binary":
+        p = float(np.mean(draws >= float(question.link_threshold)))
+        return {"probability": float(np.clip(p, *PROBABILITY_BOUNDS))}
+    lower, upper = float(question.lower), float(question.upper)
+    values = np.clip(np.quantile(draws, QUANTILE_LEVELS), lower, upper)
+    eps = (upper - lower) * 1e-6
+    for i in range(1, len(values)):  # strictly increasing inside the bounds
+        values[i] = max(values[i], values[i - 1] + eps)
+    if values[-1] > upper:
+        values = np.linspace(max(lower, upper - eps * len(values)), upper, len(values))
+    return {"quantiles": {"levels": list(QUANTILE_LEVELS), "values": [float(v) for v in values]}}
+
+
+async def bot_tick(session: AsyncSession, settings: Settings | None = None) -> list[str]:
+    """Forecast every pending linked question the bot can; returns the question ids answered."""
+    from api.domain.predictions.schemas import PredictionSubmit
+    from api.domain.predictions.service import submit_prediction
+
+    bot = await ensure_bot(session)
+    answered = []
+    for question in await _pending_questions(session, bot):
+        found = await _fit_for(session, question)
+        if found is None:
+            continue
+        job, _, (params, tokens) = found
+        forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
+        if question.link_task not in forecaster.design.tasks:
+            continue
+        body = await asyncio.to_thread(forecast_body, forecaster, question, params, tokens, int(job.options.get("seed", 0)))
+        try:
+            status, _, _ = await submit_prediction(session, bot, question.id, PredictionSubmit(**body),
+                                                   idempotency_key=f"bot-{question.id}-{job.id}")
+        except ApiError as error:  # e.g. the question closed meanwhile: same rules as for anyone
+            log.info("bot forecast on question %s refused: %s", question.id, error.message)
+            continue
+        log.info("bot forecast on question %s from fit %s: %s (%s)", question.id, job.id, body, status)
+        answered.append(question.id)
+    return answered

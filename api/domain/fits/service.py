@@ -1,0 +1,240 @@
+"""Fits: request (validated here, run by a worker process: api/worker.py), state, cancel, cache,
+posterior download, estimates (emergence, predict) and the emergence plot.
+
+The request never fits: it checks the dataset and options against the dataset's content (unknown
+tasks or metrics, too few models or too narrow a compute range are 422s naming the field), then
+inserts a `queued` row in `fit_jobs`. Equal (dataset sha256, canonical options) return the existing
+queued/running/done job (200) instead of a new one (202): the fit cache.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import transaction, utcnow
+from api.db.fits import Dataset, FitJob
+from api.db.models import Participant
+from api.domain.datasets.service import can_read, load_dataset, read_content
+from api.domain.fits.posterior import load_forecaster
+from api.domain.fits.schemas import (EmergenceOut, EmergenceRow, FitCreate, FitOut, FitTimings, PredictionRow,
+                                     PredictTarget)
+from api.errors import ApiError, not_found
+
+LIVE_STATES = ("queued", "running", "done")
+MIN_MODELS = 3
+MIN_COMPUTE_DECADES = 0.3
+
+
+def fit_config_options(data: FitCreate) -> dict[str, Any]:
+    """The FitConfig part of a request (validated by models.config.FitConfig: priors, ranges)."""
+    from models.config import FitConfig
+
+    options = data.model_dump(exclude={"dataset_id", "targets"})
+    try:
+        return FitConfig(**options).model_dump(mode="json")
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ApiError(422, f"invalid fit options: {first['msg']}", ".".join(map(str, first["loc"])) or "body") from None
+
+
+def options_key(dataset_sha256: str, options: dict[str, Any]) -> str:
+    """sha256 of the dataset content hash and the canonical options JSON (the fit cache key)."""
+    return hashlib.sha256((dataset_sha256 + json.dumps(options, sort_keys=True)).encode()).hexdigest()
+
+
+def check_fit_against_dataset(dataset: Dataset, config: dict[str, Any]) -> None:
+    """422 naming the field when the dataset cannot support the fit (blocking: pandas/numpy)."""
+    from forecast.design import build_design
+
+    tasks, metrics, families = set(dataset.tasks), set(dataset.metrics), set(dataset.families)
+    if config["tasks"] and (absent := sorted(set(config["tasks"]) - tasks)):
+        raise ApiError(422, f"tasks not in the dataset: {absent}; it has {sorted(tasks - {'*'})}", "tasks")
+    if config["families"] and (absent := sorted(set(config["families"]) - families)):
+        raise ApiError(422, f"families not in the dataset: {absent}; it has {sorted(families)}", "families")
+    if config["smooth_metric"] not in metrics:
+        raise ApiError(422, f"smooth metric {config['smooth_metric']!r} not in the dataset; it has {sorted(metrics)}",
+                       "smooth_metric")
+    if not set(config["success_metric"]) & metrics:
+        raise ApiError(422, f"none of the success metrics {config['success_metric']} is in the dataset; it has "
+                       f"{sorted(metrics)}", "success_metric")
+    try:
+        design = build_design(read_content(dataset.content), config["smooth_metric"], config["success_metric"],
+                              config["tasks"], config["families"])
+    except ValueError as error:
+        raise ApiError(422, f"the dataset cannot be fitted with these options: {error}", "dataset_id") from None
+    if len(design.models) < MIN_MODELS:
+        raise ApiError(422, f"dataset too small to fit: {len(design.models)} model(s) with both metrics on these "
+                       f"tasks; need at least {MIN_MODELS}", "dataset_id")
+    spread = float(np.ptp(design.x))
+    if spread < MIN_COMPUTE_DECADES:
+        raise ApiError(422, f"dataset too small to fit: training compute spans {spread:.2f} decades; need at least "
+                       f"{MIN_COMPUTE_DECADES}", "dataset_id")
+
+
+def _seconds(later, earlier) -> float | None:
+    return None if later is None or earlier is None else max(0.0, (later - earlier).total_seconds())
+
+
+def to_out(job: FitJob) -> FitOut:
+    diagnostics = job.diagnostics or {}
+    timings = FitTimings(queued_seconds=_seconds(job.started_at or utcnow(), job.created_at),
+                         run_seconds=_seconds(job.finished_at or (utcnow() if job.state == "running" else None), job.started_at),
+                         compile_seconds=diagnostics.get("compile_seconds"), sampling_seconds=diagnostics.get("sampling_seconds"))
+    return FitOut(id=job.id, dataset_id=job.dataset_id, state=job.state, progress=job.progress, stage=job.stage,
+                  error=job.error, attempts=job.attempts, max_attempts=job.max_attempts,
+                  cancel_requested=job.cancel_requested, options=job.options, diagnostics=job.diagnostics,
+                  timings=timings, created_by=job.created_by, created_at=job.created_at, started_at=job.started_at,
+                  finished_at=job.finished_at)
+
+
+async def request_fit(session: AsyncSession, caller: Participant, data: FitCreate, max_attempts: int) -> tuple[FitOut, bool]:
+    """Queue a fit, or return the cached one; (job, created)."""
+    dataset = await load_dataset(session, caller, data.dataset_id)
+    config = fit_config_options(data)
+    await asyncio.to_thread(check_fit_against_dataset, dataset, config)
+    options = {**config, "targets": [t.model_dump() for t in data.targets]}
+    key = options_key(dataset.sha256, options)
+    async with transaction(session):
+        cached = (await session.execute(select(FitJob).where(FitJob.options_key == key, FitJob.state.in_(LIVE_STATES))
+                                        .order_by(FitJob.created_at.desc()).limit(1))).scalar_one_or_none()
+        if cached is not None:
+            return to_out(cached), False
+        job = FitJob(dataset_id=dataset.id, options=options, options_key=key, state="queued", progress=0.0,
+                     stage="queued", attempts=0, max_attempts=max_attempts, cancel_requested=False,
+                     created_by=caller.id, created_at=utcnow())
+        session.add(job)
+    return to_out(job), True
+
+
+async def load_fit(session: AsyncSession, viewer: Participant, fit_id: str) -> FitJob:
+    """The job if it exists and its dataset is readable by `viewer`; 404 otherwise."""
+    job = await session.get(FitJob, fit_id)
+    if job is None:
+        raise not_found("fit", "fit_id")
+    dataset = await session.get(Dataset, job.dataset_id)
+    if dataset is None or not can_read(viewer, dataset):
+        raise not_found("fit", "fit_id")
+    return job
+
+
+async def get_fit(session: AsyncSession, viewer: Participant, fit_id: str) -> FitOut:
+    return to_out(await load_fit(session, viewer, fit_id))
+
+
+async def list_fits(session: AsyncSession, viewer: Participant, state: str | None) -> list[FitOut]:
+    """Fits on readable datasets, newest first (at most 500)."""
+    statement = select(FitJob, Dataset).join(Dataset, Dataset.id == FitJob.dataset_id).order_by(FitJob.created_at.desc()).limit(500)
+    if state is not None:
+        statement = statement.where(FitJob.state == state)
+    return [to_out(job) for job, dataset in (await session.execute(statement)).all() if can_read(viewer, dataset)]
+
+
+async def cancel_fit(session: AsyncSession, caller: Participant, fit_id: str) -> FitOut:
+    """Queued: cancelled at once. Running: the worker stops it at its next heartbeat. Else 409."""
+    async with transaction(session):
+        job = await load_fit(session, caller, fit_id)
+        if caller.role != "admin" and job.created_by != caller.id:
+            raise ApiError(403, "only the fit's creator or an admin may cancel it", "fit_id")
+        if job.state == "queued":
+            await session.execute(update(FitJob).where(FitJob.id == job.id, FitJob.state == "queued")
+                                  .values(state="cancelled", stage="cancelled before it started", finished_at=utcnow()))
+        elif job.state == "running":
+            await session.execute(update(FitJob).where(FitJob.id == job.id).values(cancel_requested=True))
+        else:
+            raise ApiError(409, f"the fit is {job.state}; only queued or running fits can be cancelled", "fit_id")
+    await session.refresh(job)
+    return to_out(job)
+
+
+async def _done_fit(session: AsyncSession, viewer: Participant, fit_id: str) -> FitJob:
+    job = await load_fit(session, viewer, fit_id)
+    if job.state != "done" or not job.idata_path:
+        raise ApiError(409, f"the fit is {job.state}, not done: no posterior yet", "fit_id")
+    if not Path(job.idata_path).exists():
+        raise ApiError(410, "the posterior file of this fit is missing from the data directory", "fit_id")
+    return job
+
+
+async def idata_path(session: AsyncSession, viewer: Participant, fit_id: str) -> Path:
+    """The NetCDF file of a done fit."""
+    return Path((await _done_fit(session, viewer, fit_id)).idata_path)
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _emergence_rows(records: list[dict[str, Any]]) -> list[EmergenceRow]:
+    return [EmergenceRow(**{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()}) for r in records]
+
+
+def emergence_records(forecaster: Any, level: float | None, success_at: float | None,
+                      reached_by: float | None) -> list[dict[str, Any]]:
+    """The forecaster's emergence table as JSON-safe records (blocking)."""
+    table = forecaster.emergence(level=level, success_at=success_at, reached_by=reached_by)
+    return [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
+
+
+async def emergence(session: AsyncSession, viewer: Participant, fit_id: str, level: float | None,
+                    success_at: float | None, reached_by: float | None) -> EmergenceOut:
+    """Per-task emergence scale; the default (level 0.5) comes from the table stored at fit end."""
+    if level is not None and success_at is not None:
+        raise ApiError(422, "give at most one of level or success_at", "success_at")
+    job = await _done_fit(session, viewer, fit_id)
+    level = None if success_at is not None else (0.5 if level is None else level)
+    if level == 0.5 and reached_by is None and job.emergence is not None:
+        records, search = job.emergence, (job.diagnostics or {}).get("search_range")
+    else:
+        forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
+        records = await asyncio.to_thread(emergence_records, forecaster, level, success_at, reached_by)
+        search = list(forecaster.search_range())
+    return EmergenceOut(fit_id=job.id, level=level, success_at=success_at, reached_by=reached_by,
+                        search_range=search, rows=_emergence_rows(records))
+
+
+def _predict_blocking(forecaster: Any, targets: list[PredictTarget], seed: int | None) -> list[PredictionRow]:
+    frame = pd.DataFrame([t.model_dump() for t in targets])
+    table = forecaster.predict(frame, seed=seed)
+    return [PredictionRow(**row) for row in table.to_dict(orient="records")]
+
+
+async def predict(session: AsyncSession, viewer: Participant, fit_id: str, targets: list[PredictTarget],
+                  seed: int | None = None) -> list[PredictionRow]:
+    """Posterior predictive success quantiles for each target (422 for tasks not in the fit)."""
+    for i, target in enumerate(targets):
+        if target.tokens is None and target.compute_flops is None:
+            raise ApiError(422, "give tokens or compute_flops", f"targets[{i}].tokens")
+    job = await _done_fit(session, viewer, fit_id)
+    forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
+    try:
+        return await asyncio.to_thread(_predict_blocking, forecaster, targets, seed)
+    except ValueError as error:
+        raise ApiError(422, str(error), "task") from None
+
+
+def _plot_blocking(forecaster: Any, task: str, fmt: str, targets: list[dict[str, Any]]) -> bytes:
+    from models.plots import emergence_curve
+
+    marks = {t["model"]: float(np.log10(6.0 * t["params"] * t["tokens"])) for t in targets}
+    return emergence_curve(forecaster, task, fmt=fmt, target_scales=marks)
+
+
+async def emergence_plot(session: AsyncSession, viewer: Participant, fit_id: str, task: str, fmt: str) -> bytes:
+    """PNG or SVG emergence curve of one task (targets of the fit request marked)."""
+    job = await _done_fit(session, viewer, fit_id)
+    forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
+    if task not in forecaster.design.tasks:
+        raise ApiError(422, f"task {task!r} is not in this fit; fitted tasks: {forecaster.design.tasks}", "task")
+    return await asyncio.to_thread(_plot_blocking, forecaster, task, fmt, job.options.get("targets") or [])

@@ -1,0 +1,223 @@
+"""The fit worker: a separate process (`turnsignal worker`, or spawned by `turnsignal serve --with-worker`)
+that runs queued fits from the `fit_jobs` table and lets the model bot forecast.
+
+Why a queue in the app's own database and not procrastinate/SAQ: procrastinate needs PostgreSQL
+(psycopg, LISTEN/NOTIFY, PL/pgSQL procedures) and SAQ needs Redis or PostgreSQL; neither runs on the
+embedded SQLite default, and the service must work there with one `make run`. The queue is small:
+
+- claim: one compare-and-set statement, `UPDATE fit_jobs SET state='running', lease... WHERE id =
+  (SELECT id ... WHERE state='queued' ORDER BY created_at LIMIT 1 [FOR UPDATE SKIP LOCKED on
+  PostgreSQL]) AND state='queued' RETURNING id`: two workers never run the same job, on SQLite or
+  on PostgreSQL with workers on several machines;
+- heartbeat: while the fit runs (in a thread), the lease is renewed every lease/4 seconds, and the
+  job's `cancel_requested` flag is read back;
+- reaper: every worker, every poll, moves `running` jobs whose lease expired (their worker was
+  killed or lost) back to `queued`, or to `failed` with the reason once `max_attempts` are used.
+  A job is therefore never lost (it is a row) and never stuck in `running`.
+
+A fit is run with the process's own CPU; a cancelled running fit is abandoned (its thread finishes
+in the background and its result is discarded; the sampler cannot be interrupted mid-draw).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.db import create_engine, create_session_factory, run_migrations, transaction, utcnow
+from api.db.fits import Dataset, FitJob
+from api.settings import Settings
+
+log = logging.getLogger("turnsignal.worker")
+
+
+def worker_name() -> str:
+    """host:pid, recorded as the lease owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def posterior_path(settings: Settings, fit_id: str) -> Path:
+    """Where the NetCDF posterior of fit `fit_id` lives: <data_dir>/fits/<id>.nc."""
+    return Path(settings.data_dir).resolve() / "fits" / f"{fit_id}.nc"
+
+
+async def reap_expired(session: AsyncSession) -> int:
+    """Re-queue (or fail, after max_attempts) running jobs whose lease expired; returns how many."""
+    now = utcnow()
+    expired = and_(FitJob.state == "running", FitJob.lease_expires_at < now)
+    async with transaction(session):
+        cancelled = await session.execute(update(FitJob).where(expired, FitJob.cancel_requested.is_(True)).values(
+            state="cancelled", stage="cancelled (its worker stopped)", lease_owner=None, finished_at=now))
+        failed = await session.execute(update(FitJob).where(expired, FitJob.attempts >= FitJob.max_attempts).values(
+            state="failed", stage="failed", lease_owner=None, finished_at=now,
+            error="the worker running this fit stopped responding (lease expired) and every attempt is used"))
+        retried = await session.execute(update(FitJob).where(expired).values(
+            state="queued", stage="re-queued: its worker stopped responding", progress=0.0, lease_owner=None))
+    return cancelled.rowcount + failed.rowcount + retried.rowcount
+
+
+async def claim_next(session: AsyncSession, owner: str, lease_seconds: float) -> FitJob | None:
+    """Atomically take the oldest queued job (compare-and-set); None when the queue is empty."""
+    candidate = select(FitJob.id).where(FitJob.state == "queued").order_by(FitJob.created_at).limit(1)
+    if session.bind.dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    now = utcnow()
+    async with transaction(session):
+        claimed = (await session.execute(
+            update(FitJob).where(FitJob.id == candidate.scalar_subquery(), FitJob.state == "queued")
+            .values(state="running", attempts=FitJob.attempts + 1, lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now, progress=0.02,
+                    stage="claimed by a worker", error=None)
+            .returning(FitJob.id)
+        )).scalar_one_or_none()
+    if claimed is None:
+        return None
+    return await session.get(FitJob, claimed, populate_existing=True)
+
+
+async def _update_own(session: AsyncSession, job_id: str, owner: str, **values: Any) -> bool:
+    """Update the job only while this worker holds its lease; False if the lease was lost."""
+    async with transaction(session):
+        result = await session.execute(update(FitJob).where(FitJob.id == job_id, FitJob.lease_owner == owner,
+                                                            FitJob.state == "running").values(**values))
+    return result.rowcount == 1
+
+
+async def heartbeat(session: AsyncSession, job_id: str, owner: str, lease_seconds: float, **values: Any) -> str:
+    """Renew the lease; 'ok', 'cancel' (cancel requested) or 'lost' (reaped or finished elsewhere)."""
+    renewed = await _update_own(session, job_id, owner, lease_expires_at=utcnow() + timedelta(seconds=lease_seconds), **values)
+    if not renewed:
+        return "lost"
+    flag = (await session.execute(select(FitJob.cancel_requested).where(FitJob.id == job_id))).scalar_one()
+    return "cancel" if flag else "ok"
+
+
+def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path) -> dict[str, Any]:
+    """Fit (PyMC/nutpie, imported here), save the NetCDF atomically, summarise; JSON-safe result."""
+    import math
+
+    from api.domain.datasets.service import read_content
+    from forecast.evaltable import validate_eval_table
+    from models.config import FitConfig
+    from models.forecaster import EmergenceForecaster
+
+    table = validate_eval_table(read_content(content), source="dataset")
+    config = FitConfig(**{k: v for k, v in options.items() if k != "targets"})
+    forecaster = EmergenceForecaster(config).fit(table, progress=False)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".nc.tmp")
+    forecaster.save(tmp)
+    os.replace(tmp, out_path)
+    emergence = forecaster.emergence(level=0.5)
+    records = [{k: (float(v) if isinstance(v, float) else v) for k, v in r.items()} for r in emergence.to_dict("records")]
+    records = [{k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in r.items()} for r in records]
+    diagnostics = forecaster.diagnostics.to_dict() if forecaster.diagnostics else {}
+    diagnostics["search_range"] = list(forecaster.search_range())
+    diagnostics["tasks"] = list(forecaster.design.tasks)
+    diagnostics["n_models"] = len(forecaster.design.models)
+    return {"diagnostics": diagnostics, "emergence": records}
+
+
+async def run_job(session_factory: async_sessionmaker[AsyncSession], settings: Settings, job: FitJob, owner: str) -> str:
+    """Run one claimed job to done / failed / cancelled / lost; returns the final state."""
+    async with session_factory() as session:
+        dataset = await session.get(Dataset, job.dataset_id)
+        content, options = dataset.content, dict(job.options)
+        out_path = posterior_path(settings, job.id)
+        started = time.perf_counter()
+        await _update_own(session, job.id, owner, stage="compiling and sampling", progress=0.1)
+        fit = asyncio.ensure_future(asyncio.to_thread(run_fit_blocking, content, options, out_path))
+        interval = max(0.2, settings.fit_lease_seconds / 4)
+        while not fit.done():
+            await asyncio.wait({fit}, timeout=interval)
+            if fit.done():
+                break
+            elapsed = time.perf_counter() - started
+            status = await heartbeat(session, job.id, owner, settings.fit_lease_seconds,
+                                     stage=f"compiling and sampling ({elapsed:.0f} s)",
+                                     progress=min(0.9, 0.1 + 0.8 * elapsed / (elapsed + 60.0)))
+            if status == "lost":
+                log.warning("fit %s: lease lost; abandoning", job.id)
+                return "lost"
+            if status == "cancel":
+                await _update_own(session, job.id, owner, state="cancelled", stage="cancelled while running",
+                                  finished_at=utcnow(), lease_owner=None)
+                return "cancelled"
+        try:
+            result = fit.result()
+        except Exception as error:  # a fit error is the job's failure reason, never the worker's death
+            reason = f"{type(error).__name__}: {error}"
+            log.warning("fit %s failed: %s\n%s", job.id, reason, traceback.format_exc())
+            await _update_own(session, job.id, owner, state="failed", stage="failed", error=reason[:4000],
+                              finished_at=utcnow(), lease_owner=None)
+            return "failed"
+        done = await _update_own(session, job.id, owner, state="done", stage="done", progress=1.0,
+                                 diagnostics=result["diagnostics"], emergence=result["emergence"],
+                                 idata_path=str(out_path), finished_at=utcnow(), lease_owner=None,
+                                 fit_seconds=time.perf_counter() - started)
+        return "done" if done else "lost"
+
+
+async def run_worker(settings: Settings | None = None, *, once: bool = False, stop: asyncio.Event | None = None,
+                     bot: bool = True) -> None:
+    """Poll, reap, claim and run jobs until `stop` is set (or, with `once`, until the queue is empty)."""
+    settings = settings or Settings.from_env()
+    engine = create_engine(settings)
+    if settings.run_migrations:
+        await run_migrations(engine)
+    session_factory = create_session_factory(engine)
+    owner = worker_name()
+    stop = stop or asyncio.Event()
+    if bot:
+        from api.domain.fits.bot import bot_tick, ensure_bot
+
+        async with session_factory() as session:
+            await ensure_bot(session)
+    log.info("worker %s polling %s", owner, settings.database_url.split("@")[-1])
+    try:
+        while not stop.is_set():
+            async with session_factory() as session:
+                await reap_expired(session)
+                job = await claim_next(session, owner, settings.fit_lease_seconds)
+            if job is not None:
+                log.info("fit %s: claimed (attempt %d)", job.id, job.attempts)
+                state = await run_job(session_factory, settings, job, owner)
+                log.info("fit %s: %s", job.id, state)
+            if bot:
+                try:
+                    async with session_factory() as session:
+                        await bot_tick(session, settings)
+                except Exception:  # the bot never stops the worker
+                    log.exception("bot tick failed")
+            if job is None:
+                if once:
+                    break
+                with_timeout = asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
+                try:
+                    await with_timeout
+                except asyncio.TimeoutError:
+                    pass
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    """Entry point of `turnsignal worker` / `python -m api.worker`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    try:
+        asyncio.run(run_worker())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
