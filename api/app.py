@@ -2,12 +2,13 @@
 
 Start-up applies Alembic migrations (unless `settings.run_migrations` is False) and starts a small
 loop revealing sealed results whose `reveal_at` has passed. Each feature slice in `api/domain/*`
-exposes `ROUTES`; add a slice by appending its routes to `_route_handlers()`.
+exposes `ROUTES`; add a slice by appending its name to `SLICES`.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,14 +33,22 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _route_handlers() -> list[Any]:
-    from api.domain.participants.routes import ROUTES as participants
+# The feature slices served, in order: each `api/domain/<name>/routes.py` exposes `ROUTES`. Add a
+# slice by appending its name. A slice that fails to import fails start-up (never silently dropped).
+SLICES = (
+    "participants",
+    "questions",
+    "predictions",
+    "results",
+    "scoring",
+    "ledger",
+    "bets",
+    "markets",
+)
 
-    handlers: list[Any] = [*participants]
-    for module in ("questions", "predictions", "results", "scoring", "ledger", "bets", "markets"):
-        with contextlib.suppress(ModuleNotFoundError):
-            handlers += __import__(f"api.domain.{module}.routes", fromlist=["ROUTES"]).ROUTES
-    return handlers
+
+def _route_handlers() -> list[Any]:
+    return [handler for name in SLICES for handler in importlib.import_module(f"api.domain.{name}.routes").ROUTES]
 
 
 async def _reveal_loop(app: Litestar) -> None:
@@ -58,10 +67,7 @@ async def _reveal_loop(app: Litestar) -> None:
 async def _startup(app: Litestar) -> None:
     if app.state.settings.run_migrations:
         await run_migrations(app.state.engine)
-    with contextlib.suppress(ModuleNotFoundError, ImportError):
-        import api.domain.results.service  # noqa: F401
-
-        app.state.reveal_task = asyncio.create_task(_reveal_loop(app))
+    app.state.reveal_task = asyncio.create_task(_reveal_loop(app))
 
 
 async def _shutdown(app: Litestar) -> None:
