@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## run: start the API server and its fit worker on the embedded SQLite default (127.0.0.1:8000)
 run: install
-	$(VENV)/bin/turnsignal serve
+	$(VENV)/bin/turnsignal serve --with-worker
 
 ## test: the fast suite (SQLite always; PostgreSQL when TURNSIGNAL_TEST_POSTGRES_URL is set)
 test: install

@@ -44,6 +44,9 @@ SLICES = (
     "ledger",
     "bets",
     "markets",
+    "datasets",
+    "fits",
+    "plots",
 )
 
 

@@ -116,6 +116,8 @@ CHAINS_OPT = typer.Option(2, "--chains", help="independent chains (R-hat needs >
 CHANCE_OPT = typer.Option(None, "--chance", help="chance rate for success rows that lack a `chance` column")
 DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: direction of an unknown smooth metric")
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
+CHECKPOINTS_OPT = typer.Option("final", "--link-checkpoints", help="final | all: also fit the link on up to "
+                               "8 intermediate checkpoints per run (needs a `step` column)")
 
 
 def _say(message: str) -> None:
@@ -132,12 +134,12 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains):
+def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains, link_checkpoints="final"):
     from models.config import FitConfig
 
     return FitConfig(smooth_metric=smooth, success_metric=_split(success), families=_split(family),
                      tasks=_split(tasks), seed=seed, trend=trend, sampler=sampler, draws=draws, tune=tune,
-                     chains=chains)
+                     chains=chains, link_checkpoints=link_checkpoints)
 
 
 def _read_table(path, chance, direction):
@@ -191,13 +193,15 @@ def fit(
     progress: bool = PROGRESS_OPT,
     margins: str = typer.Option(None, "--margins", help="per-example margin summaries CSV (`turnsignal data "
                                 "lm-eval-samples`): they inform each task's threshold and spread"),
+    link_checkpoints: str = CHECKPOINTS_OPT,
 ) -> None:
     """Fit the hierarchical model to an eval table and save the posterior (with its config) to --out."""
     import pandas as pd
 
     try:
         table = _read_table(data, chance, smooth_direction)
-        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
+        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
+                             link_checkpoints)
         margin_table = pd.read_csv(margins) if margins else None
         path = _fit(table, config, progress, margin_table).save(out)
     except USER_ERRORS as error:

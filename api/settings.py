@@ -9,6 +9,11 @@
 | TURNSIGNAL_OPEN_REGISTRATION          | true                                  | anyone may register as a participant      |
 | TURNSIGNAL_DB_POOL_SIZE               | 10                                    | PostgreSQL connection pool size           |
 | TURNSIGNAL_DATABASE_SCHEMA            | (none)                                | PostgreSQL schema (search_path) to use    |
+| TURNSIGNAL_DATA_DIR                   | ./turnsignal-data                     | fit posteriors (NetCDF) live here         |
+| TURNSIGNAL_MAX_DATASET_BYTES          | 33554432                              | largest dataset upload accepted           |
+| TURNSIGNAL_FIT_LEASE_SECONDS          | 60                                    | a running fit's lease; heartbeat renews it |
+| TURNSIGNAL_FIT_MAX_ATTEMPTS           | 2                                     | tries before a lost fit is marked failed  |
+| TURNSIGNAL_WORKER_POLL_SECONDS        | 1.0                                   | how often an idle worker polls for jobs   |
 """
 from __future__ import annotations
 
@@ -37,6 +42,11 @@ class Settings:
     db_pool_size: int = 10
     database_schema: str | None = None
     run_migrations: bool = True
+    data_dir: str = "./turnsignal-data"
+    max_dataset_bytes: int = 33_554_432
+    fit_lease_seconds: float = 60.0
+    fit_max_attempts: int = 2
+    worker_poll_seconds: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,4 +61,9 @@ class Settings:
             open_registration=_env_bool("TURNSIGNAL_OPEN_REGISTRATION", True),
             db_pool_size=int(env.get("TURNSIGNAL_DB_POOL_SIZE", "10")),
             database_schema=env.get("TURNSIGNAL_DATABASE_SCHEMA") or None,
+            data_dir=env.get("TURNSIGNAL_DATA_DIR", "./turnsignal-data"),
+            max_dataset_bytes=int(env.get("TURNSIGNAL_MAX_DATASET_BYTES", "33554432")),
+            fit_lease_seconds=float(env.get("TURNSIGNAL_FIT_LEASE_SECONDS", "60")),
+            fit_max_attempts=int(env.get("TURNSIGNAL_FIT_MAX_ATTEMPTS", "2")),
+            worker_poll_seconds=float(env.get("TURNSIGNAL_WORKER_POLL_SECONDS", "1.0")),
         )
