@@ -24,7 +24,12 @@ def _latency(client: httpx.Client, path: str, params: dict, n: int = 50) -> tupl
 
 
 def run() -> list[dict]:
-    from examples.e2e_model import own_server
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("e2e_model", Path(__file__).resolve().parents[1] / "examples" / "e2e_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    own_server = module.own_server
 
     rows: list[dict] = []
     with own_server() as (base_url, admin_key):

@@ -32,11 +32,17 @@ DATA = Path(__file__).resolve().parent / "data" / "olmo_ladder.csv"
 FAMILY = "OLMo-2 (peteish) ladder"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
 def own_server() -> Iterator[tuple[str, str]]:
     """`turnsignal serve --with-worker` on a temp SQLite file and data dir; yield (base_url, admin_key)."""
-    from examples.e2e_service import free_port
-
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TURNSIGNAL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/turnsignal.db",
                "TURNSIGNAL_DATA_DIR": f"{tmp}/data", "TURNSIGNAL_REVEAL_POLL_SECONDS": "1"}
