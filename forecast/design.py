@@ -53,6 +53,7 @@ class Design:
     success_obs: np.ndarray  # (N_y,)
     success_smooth: np.ndarray  # (N_y,) standardised smooth of the same model and task's series
     n_examples: np.ndarray  # (N_y,) NaN where unknown
+    success_is_checkpoint: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N_y,) link only
     emerged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (T,) see task_emerged
     # Per-example margin summaries (nats), one row per (task, model) with lm-eval per-sample data.
     margin_task_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (N_g,)
@@ -96,20 +97,24 @@ def select_rows(
     success_metric: str | list[str],
     tasks: list[str] | None = None,
     families: list[str] | None = None,
+    link_checkpoints: str = "final",
+    checkpoints_per_run: int = 8,
 ) -> pd.DataFrame:
-    """The rows a fit uses: the chosen families, tasks and the two metrics, final checkpoints only.
+    """The rows a fit uses: the chosen families, tasks and the two metrics.
 
-    ``success_metric`` may list several names (e.g. ``len_norm`` and ``acc`` for tasks without
-    ``len_norm``): each task uses the first listed metric it has.
+    Final checkpoints always (they carry the trend and the link). With ``link_checkpoints="all"``
+    also up to ``checkpoints_per_run`` earlier checkpoints of each run (see :func:`thin_checkpoints`),
+    which only inform the link. ``success_metric`` may list several names (e.g. ``len_norm`` and
+    ``acc`` for tasks without ``len_norm``): each task uses the first listed metric it has.
     """
+    if link_checkpoints not in ("final", "all"):
+        raise ValueError(f"link_checkpoints must be 'final' or 'all', got {link_checkpoints!r}")
     success_metrics = [success_metric] if isinstance(success_metric, str) else list(success_metric)
     rows = table
     if families:
         rows = rows[rows["family"].isin(families)]
-    if "step" in rows.columns and rows["step"].notna().any():
-        last = rows.groupby(["family", "model"])["step"].transform("max")
-        rows = rows[rows["step"].isna() | (rows["step"] == last)]
-    success = _pick_success_rows(rows, success_metrics)
+    final = is_final_checkpoint(rows)
+    success = _pick_success_rows(rows[final], success_metrics)
     if tasks:
         missing = sorted(set(tasks) - set(success["task"]))
         if missing:
@@ -117,10 +122,46 @@ def select_rows(
         success = success[success["task"].isin(tasks)]
     if success.empty:
         raise ValueError(f"no rows with success metric {success_metrics}")
-    smooth = rows[(rows["metric"] == smooth_metric) & rows["task"].isin(set(success["task"]) | {"*"})]
+    wanted = rows["task"].isin(set(success["task"]) | {"*"})
+    smooth = rows[final & wanted & (rows["metric"] == smooth_metric)]
     if smooth.empty:
         raise ValueError(f"no rows with smooth metric {smooth_metric!r} for the selected tasks")
-    return pd.concat([smooth, success], ignore_index=True)
+    chosen = [smooth, success]
+    if link_checkpoints == "all":
+        early = rows[~final & wanted & rows["metric"].isin({smooth_metric, *set(success["metric"])})]
+        chosen.append(thin_checkpoints(early, checkpoints_per_run))
+    return pd.concat(chosen, ignore_index=True)
+
+
+def is_final_checkpoint(rows: pd.DataFrame) -> pd.Series:
+    """True for each run's last logged step (rows without a step count as final)."""
+    if "step" not in rows.columns or rows["step"].isna().all():
+        return pd.Series(True, index=rows.index)
+    last = rows.groupby(["family", "model"])["step"].transform("max")
+    return rows["step"].isna() | (rows["step"] == last)
+
+
+CHECKPOINT_MIN_FRACTION = 0.1
+"""Checkpoints before this fraction of a run's final step (learning-rate warm-up) are not used."""
+
+
+def thin_checkpoints(rows: pd.DataFrame, per_run: int) -> pd.DataFrame:
+    """Keep up to ``per_run`` intermediate steps of each run, evenly spaced in log(step).
+
+    So a long run (10x Chinchilla logs ~200 checkpoints) does not outweigh a short one (~40). Steps
+    before :data:`CHECKPOINT_MIN_FRACTION` of the run's final step are dropped.
+    """
+    if rows.empty or per_run <= 0:
+        return rows.iloc[:0]
+    kept = []
+    for _, run in rows.groupby(["family", "model"]):
+        steps = np.unique(run["step"].to_numpy(float))
+        steps = steps[steps >= CHECKPOINT_MIN_FRACTION * steps.max()]
+        if len(steps) > per_run:
+            targets = np.exp(np.linspace(np.log(steps.min()), np.log(steps.max()), per_run))
+            steps = np.unique(steps[np.abs(np.log(steps)[:, None] - np.log(targets)[None, :]).argmin(axis=0)])
+        kept.append(run[run["step"].isin(steps)])
+    return pd.concat(kept, ignore_index=True)
 
 
 def _pick_success_rows(rows: pd.DataFrame, success_metrics: list[str]) -> pd.DataFrame:
@@ -137,12 +178,17 @@ def build_design(
     tasks: list[str] | None = None,
     families: list[str] | None = None,
     margins: pd.DataFrame | None = None,
+    link_checkpoints: str = "final",
+    checkpoints_per_run: int = 8,
 ) -> Design:
     """Turn a validated eval table into a :class:`Design` (see :func:`select_rows` for the filter).
 
-    ``margins``: optional per-example margin summaries (see :func:`attach_margins`).
+    ``margins``: optional per-example margin summaries (see :func:`attach_margins`). Intermediate
+    checkpoints (``link_checkpoints="all"``) become extra link rows, flagged ``success_is_checkpoint``.
     """
-    rows = select_rows(table, smooth_metric, success_metric, tasks, families)
+    selected = select_rows(table, smooth_metric, success_metric, tasks, families, link_checkpoints, checkpoints_per_run)
+    final = is_final_checkpoint(selected)
+    rows, checkpoint_rows = selected[final], selected[~final]
     smooth_rows = rows[rows["metric"] == smooth_metric]
     success_rows = rows[rows["metric"] != smooth_metric]
     _require_compute(rows)
@@ -202,10 +248,13 @@ def build_design(
         success_obs=success_rows["value"].to_numpy(float),
         success_smooth=np.zeros(len(success_rows)),
         n_examples=_column_or_nan(success_rows, "n_examples"),
-        data_hash=table_hash(rows),
+        data_hash=table_hash(selected),
     )
     design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
     _attach_link_smooth(design, smooth_rows, success_rows, shared)
+    design.success_is_checkpoint = np.zeros(len(design.success_obs), dtype=bool)
+    if not checkpoint_rows.empty:
+        _attach_checkpoint_link_rows(design, checkpoint_rows, model_index, shared)
     design.emerged = task_emerged(design)
     if margins is not None and len(margins):
         attach_margins(design, margins, smooth_rows)
@@ -261,6 +310,25 @@ def attach_margins(design: Design, margins: pd.DataFrame, smooth_rows: pd.DataFr
     design.margin_sd = rows["margin_sd"].to_numpy(float)
     design.margin_n = rows["n"].to_numpy(float)
     design.data_hash = hashlib.sha256((design.data_hash + table_hash(rows[list(MARGIN_COLUMNS)])).encode()).hexdigest()
+
+
+def _attach_checkpoint_link_rows(design: Design, rows: pd.DataFrame, model_index: dict, shared: bool) -> None:
+    """Append (smooth, success) pairs of intermediate checkpoints as link-only success rows."""
+    keys = ["family", "model", "step"] + ([] if shared else ["task"])
+    smooth = rows[rows["metric"] == design.smooth_metric]
+    success = rows[(rows["metric"] != design.smooth_metric) & rows["task"].isin(design.tasks)]
+    pairs = success.merge(smooth[keys + ["value"]].rename(columns={"value": "smooth_value"}), on=keys, how="inner")
+    pairs = pairs[[(f, m) in model_index for f, m in zip(pairs["family"], pairs["model"])]]
+    if pairs.empty:
+        return
+    task_idx = np.array([design.tasks.index(t) for t in pairs["task"]], dtype=int)
+    smooth_std = design.standardise(pairs["smooth_value"].to_numpy(float), design.task_series[task_idx])
+    design.success_task_idx = np.concatenate([design.success_task_idx, task_idx])
+    design.success_model_idx = np.concatenate([design.success_model_idx, _model_idx(pairs, model_index)])
+    design.success_obs = np.concatenate([design.success_obs, pairs["value"].to_numpy(float)])
+    design.success_smooth = np.concatenate([design.success_smooth, smooth_std])
+    design.n_examples = np.concatenate([design.n_examples, _column_or_nan(pairs, "n_examples")])
+    design.success_is_checkpoint = np.concatenate([design.success_is_checkpoint, np.ones(len(pairs), dtype=bool)])
 
 
 def _require_compute(rows: pd.DataFrame) -> None:

@@ -41,6 +41,9 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # and margin sd = k * spread, in nats; k is nats per standardised smooth unit.
     "log_margin_scale": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
     "margin_offset": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
+    # Intermediate checkpoints (link_checkpoints="all") are noisier about the link than final ones
+    # (learning rate not annealed): their Beta concentration is the task's times this ratio.
+    "checkpoint_concentration_ratio": {"dist": "Beta", "alpha": 2.0, "beta": 2.0},
     # Accuracy noise: Beta with concentration kappa (absorbs seed and checkpoint noise).
     "log_concentration_mu": {"dist": "Normal", "mu": float(np.log(300.0)), "sigma": 1.5},
     "log_concentration_sd": {"dist": "HalfNormal", "sigma": 0.5},
@@ -63,6 +66,8 @@ class FitConfig(BaseModel):
     tasks: list[str] | None = None
     families: list[str] | None = None
     trend: Literal["compute", "params_tokens"] = "compute"
+    link_checkpoints: Literal["final", "all"] = "final"
+    checkpoints_per_run: int = Field(8, ge=1)
     priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sampler: Literal["nutpie", "pymc"] = "nutpie"
     draws: int = Field(1000, ge=50)
@@ -88,6 +93,7 @@ class FitConfig(BaseModel):
 
     def structural_key(self) -> str:
         """The part of the config that defines the model (not how it is sampled), as canonical JSON."""
-        keys = ("smooth_metric", "success_metric", "tasks", "families", "trend")
+        keys = ("smooth_metric", "success_metric", "tasks", "families", "trend", "link_checkpoints",
+                "checkpoints_per_run")
         data = {k: getattr(self, k) for k in keys} | {"priors": self.resolved_priors()}
         return json.dumps(data, sort_keys=True)

@@ -8,7 +8,8 @@ Structure (T tasks, K smooth series, M models; see ``forecast.links`` for the fo
 2. Link: each task's success is ``chance + (1 - chance - gap) * Phi((threshold - s) / spread)**steps``
    evaluated at the model's observed smooth value; threshold, spread and ceiling gap partially pooled
    across tasks, so emerged tasks inform the link of tasks still near chance.
-3. Success noise: Binomial where ``n_examples`` is known, else Beta with a per-task concentration.
+3. Success noise: Binomial where ``n_examples`` is known, else Beta with a per-task concentration;
+   intermediate checkpoints (link rows only) get a shared extra-noise ratio on that concentration.
 
 Hierarchies are centred where the data are informative (it samples far better there) and
 non-centred for the few parameters the data barely inform (see ``NON_CENTRED``).
@@ -23,7 +24,7 @@ import pytensor.tensor as pt
 
 from forecast.design import Design
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
-from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig  # noqa: F401 (SUCCESS_EPS re-exported)
+from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 
 
 def _prior(name: str, spec: dict[str, Any], **kwargs: Any) -> pt.TensorVariable:
@@ -35,6 +36,10 @@ NON_CENTRED = frozenset({"log_rate", "log_rate_tokens", "logit_gap"})
 """Pooled parameters the data barely inform (curvature, ceiling): sampled non-centred, which avoids
 the funnel their collapsing pooling sd creates. Data-rich ones stay centred, which samples better."""
 
+MIN_CENTRED_GROUP = 3
+"""Groups with fewer members (e.g. a single-task fit) leave the pooling sd to its prior: always
+non-centred there, since a centred member of an unidentified-sd group sits in a pure funnel."""
+
 CENTRED_WHERE_EMERGED = frozenset({"threshold", "log_spread"})
 """Link parameters centred for tasks that have emerged in the training data (their data pin them
 down) and non-centred for tasks still at chance (the pooled prior does): one parameterisation each."""
@@ -44,10 +49,14 @@ def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np
     """A partially-pooled parameter ``name ~ Normal(name_mu, name_sd)`` over ``dims``.
 
     ``centred`` (bool per element) picks the parameterisation element by element; by default all
-    elements are centred unless ``name`` is in :data:`NON_CENTRED`.
+    elements are centred unless ``name`` is in :data:`NON_CENTRED`; groups smaller than
+    :data:`MIN_CENTRED_GROUP` are always non-centred.
     """
     mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
     sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
+    size = len(pm.modelcontext(None).coords[dims])
+    if size < MIN_CENTRED_GROUP:
+        centred = np.zeros(size, dtype=bool)
     if centred is None:
         if name not in NON_CENTRED:
             return pm.Normal(name, mu=mu, sigma=sd, dims=dims)
@@ -138,14 +147,19 @@ def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.T
 
 def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]]) -> None:
     """Binomial rows (known n_examples) and Beta rows (unknown n_examples, learned concentration)."""
-    known_n = np.isfinite(design.n_examples)
+    checkpoint = design.success_is_checkpoint
+    known_n = np.isfinite(design.n_examples) & ~checkpoint
     y = np.clip(design.success_obs, 1e-4, 1.0 - 1e-4)
     if (~known_n).any():
         concentration = pm.Deterministic(
             "concentration", pt.exp(_pooled("log_concentration", priors, "task")), dims="task"
         )
-        kappa = concentration[design.success_task_idx[~known_n]]
-        mu = mean[np.flatnonzero(~known_n)]
+        kappa = concentration[design.success_task_idx]
+        if checkpoint.any():
+            ratio = _prior("checkpoint_concentration_ratio", priors["checkpoint_concentration_ratio"])
+            kappa = kappa * pt.where(checkpoint, ratio, 1.0)
+        beta_rows = np.flatnonzero(~known_n)
+        mu, kappa = mean[beta_rows], kappa[beta_rows]
         pm.Beta("success_beta", alpha=mu * kappa, beta=(1.0 - mu) * kappa, observed=y[~known_n])
     if known_n.any():
         n = design.n_examples[known_n].astype(int)

@@ -54,9 +54,10 @@ class EmergenceForecaster:
         from models.sampling import diagnose, sample
 
         cfg = self.config
-        self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families)
+        self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families,
+                                         cfg.link_checkpoints, cfg.checkpoints_per_run)
         self.margins = margins
-        self.design = build_design(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families, margins)
+        self.design = design_for(table, cfg, margins)
         _check_enough_data(self.design)
         idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
@@ -228,14 +229,19 @@ class EmergenceForecaster:
         self.training_rows = pd.read_csv(io.StringIO(attrs["turnsignal_training_rows"]))
         margins_csv = attrs.get("turnsignal_margins") or ""
         self.margins = pd.read_csv(io.StringIO(margins_csv)) if margins_csv else None
-        self.design = build_design(self.training_rows, config.smooth_metric, config.success_metric,
-                                   config.tasks, config.families, self.margins)
+        self.design = design_for(self.training_rows, config, self.margins)
         saved_hash = json.loads(attrs["turnsignal_design"]).get("data_hash")
         if saved_hash != self.design.data_hash:
             raise StaleFitError(f"{path}: the stored training rows do not match their recorded hash")
         self.diagnostics = Diagnostics(**json.loads(attrs.get("turnsignal_diagnostics") or "{}")) \
             if attrs.get("turnsignal_diagnostics") not in (None, "{}") else None
         return self
+
+
+def design_for(table: pd.DataFrame, config: FitConfig, margins: pd.DataFrame | None = None) -> Design:
+    """The :class:`Design` a config selects from a table."""
+    return build_design(table, config.smooth_metric, config.success_metric, config.tasks, config.families,
+                        margins, config.link_checkpoints, config.checkpoints_per_run)
 
 
 def _check_enough_data(design: Design) -> None:

@@ -73,3 +73,40 @@ def test_unknown_compute_is_a_clear_error() -> None:
 def test_hash_ignores_row_order() -> None:
     table = _table(_ladder())
     assert build_design(table, "bpb", "acc").data_hash == build_design(table.iloc[::-1], "bpb", "acc").data_hash
+
+
+def _ladder_with_checkpoints(n_steps=30):
+    rows = []
+    for i in range(4):
+        base = {"family": "f", "model": f"m{i}", "params": 1e8 * 2**i, "tokens": 2e9 * 2**i}
+        for k, step in enumerate(np.linspace(100, 1000 * (i + 1), n_steps)):
+            frac = (k + 1) / n_steps
+            rows.append(base | {"task": "t", "metric": "bpb", "value": 1.5 - 0.1 * i - 0.3 * frac, "step": step})
+            rows.append(base | {"task": "t", "metric": "acc", "value": 0.25 + 0.1 * i * frac, "chance": 0.25,
+                                "step": step})
+    return rows
+
+
+def test_checkpoints_inform_only_the_link_and_are_thinned() -> None:
+    table = _table(_ladder_with_checkpoints())
+    final = build_design(table, "bpb", "acc")
+    everything = build_design(table, "bpb", "acc", link_checkpoints="all", checkpoints_per_run=5)
+    np.testing.assert_allclose(everything.smooth_obs, final.smooth_obs)  # the trend sees final checkpoints only
+    assert (~everything.success_is_checkpoint).sum() == 4
+    per_run = np.bincount(everything.success_model_idx[everything.success_is_checkpoint])
+    assert per_run.max() <= 5 and per_run.min() >= 3
+    assert everything.data_hash != final.data_hash
+
+
+def test_thinning_skips_warmup_checkpoints() -> None:
+    from forecast.design import CHECKPOINT_MIN_FRACTION, select_rows
+
+    table = _table(_ladder_with_checkpoints())
+    rows = select_rows(table, "bpb", "acc", link_checkpoints="all", checkpoints_per_run=50)
+    last = rows.groupby("model")["step"].transform("max")
+    assert (rows["step"] >= CHECKPOINT_MIN_FRACTION * last - 1e-9).all()
+
+
+def test_bad_checkpoint_option_is_refused() -> None:
+    with pytest.raises(ValueError, match="link_checkpoints"):
+        build_design(_table(_ladder()), "bpb", "acc", link_checkpoints="some")
