@@ -2,16 +2,29 @@
 
 Keys are `ts_` + 43 url-safe characters (32 random bytes); only sha256(key) is stored, so a
 database leak reveals no usable key. Every call sends `Authorization: Bearer <key>`.
+
+Key lookups are cached per app (`KeyCache` on `app.state`): sha256(key) -> the participant's column
+values, for at most `TURNSIGNAL_AUTH_CACHE_SECONDS` (default 30; 0 turns the cache off) and at most
+`KeyCache.max_entries` keys. Only successful lookups are cached (a wrong key always reaches the
+database, so a key created a moment ago works at once). Code that changes a participant's key, role
+or bot flag must call `forget_participant(app_state, participant_id)`; changes made by another
+process (e.g. the admin CLI) take effect within the TTL. Each request gets its own detached
+`Participant` built from the cached values, never an object shared between requests.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import time
+from collections import OrderedDict
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import State
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from api.db.models import Participant
 from api.errors import ApiError
@@ -41,9 +54,65 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def participant_for_key(session: AsyncSession, key: str) -> Participant | None:
-    """The participant owning `key`, or None."""
+    """The participant owning `key`, or None (always from the database)."""
     result = await session.execute(select(Participant).where(Participant.api_key_hash == hash_api_key(key)))
     return result.scalar_one_or_none()
+
+
+_PARTICIPANT_COLUMNS = tuple(column.key for column in Participant.__table__.columns)
+
+
+class KeyCache:
+    """sha256(key) -> participant column values, with a TTL and an LRU bound (see the module doc)."""
+
+    max_entries = 10_000
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def get(self, key_hash: str) -> Participant | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        expires, values = entry
+        if time.monotonic() >= expires:
+            del self._entries[key_hash]
+            return None
+        self._entries.move_to_end(key_hash)
+        participant = Participant(**values)
+        make_transient_to_detached(participant)  # a fresh object per request, known to be persistent
+        return participant
+
+    def put(self, key_hash: str, participant: Participant) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        values = {name: getattr(participant, name) for name in _PARTICIPANT_COLUMNS}
+        self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, values)
+        self._entries.move_to_end(key_hash)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget_participant(self, participant_id: str) -> None:
+        for key_hash in [h for h, (_, values) in self._entries.items() if values["id"] == participant_id]:
+            del self._entries[key_hash]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def key_cache(state: State) -> KeyCache:
+    """The app's key cache (created on first use)."""
+    cache = state.get("key_cache")
+    if cache is None:
+        cache = KeyCache(float(os.environ.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")))
+        state["key_cache"] = cache
+    return cache  # type: ignore[no-any-return]
+
+
+def forget_participant(state: State, participant_id: str) -> None:
+    """Drop every cached key of the participant: call after changing their key, role or bot flag."""
+    key_cache(state).forget_participant(participant_id)
 
 
 async def provide_optional_participant(request: Request[Any, Any, Any], db_session: AsyncSession) -> Participant | None:
@@ -51,9 +120,16 @@ async def provide_optional_participant(request: Request[Any, Any, Any], db_sessi
     token = bearer_token(request)
     if token is None:
         return None
-    participant = await participant_for_key(db_session, token)
+    key_hash = hash_api_key(token)
+    cache = key_cache(request.app.state)
+    participant = cache.get(key_hash)
+    if participant is not None:
+        return participant
+    result = await db_session.execute(select(Participant).where(Participant.api_key_hash == key_hash))
+    participant = result.scalar_one_or_none()
     if participant is None:
         raise ApiError(401, "invalid API key", "Authorization")
+    cache.put(key_hash, participant)
     return participant
 
 

@@ -101,7 +101,7 @@ async def running_server(database: str) -> AsyncIterator[Server]:
         )
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(300):
+            for _ in range(1200):  # up to ~2 min: start-up is slow on a loaded 2-core machine
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
                 with contextlib.suppress(httpx.HTTPError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -24,7 +25,7 @@ from litestar import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.db import transaction, utcnow
 from api.db.models import IdempotencyRecord, Participant
@@ -33,6 +34,19 @@ from api.errors import ApiError
 from forecast.lmsr import MICRO
 
 IDEMPOTENCY_SCOPE = "money"
+
+# Participants whose ledger account is known to exist, per engine (accounts are never deleted, so
+# once seen committed it stays true): lets money POSTs skip the account check and its round trips.
+_KNOWN_ACCOUNTS: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _known_accounts(session: AsyncSession) -> set[str]:
+    bind = session.bind
+    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind.engine  # type: ignore[union-attr]
+    known = _KNOWN_ACCOUNTS.get(engine)
+    if known is None:
+        known = _KNOWN_ACCOUNTS[engine] = set()
+    return known
 
 
 def starting_grant() -> int:
@@ -97,8 +111,11 @@ async def post(
     created_by: str | None = None,
     insufficient: str = "insufficient balance",
     field: str | None = None,
+    balances: dict[str, int] | None = None,
 ) -> LedgerTransaction | None:
     """Write one balanced transaction: `postings` are (account id, signed µc); they must sum to 0.
+    If `balances` is given, it receives each moved account's balance after the transaction (from the
+    UPDATE's RETURNING, so callers need not read it again).
 
     Amounts for the same account are netted; zero legs are dropped (a transaction with no legs left
     writes nothing and returns None). Raises 409 `insufficient` if a non-house account would go below
@@ -134,6 +151,8 @@ async def post(
             raise ApiError(409, insufficient, field)
         session.add(LedgerEntry(transaction_id=txn.id, account_id=account, amount=amount,
                                 balance_after=balance_after, created_at=txn.created_at))
+        if balances is not None:
+            balances[account] = int(balance_after)
     await session.flush()
     return txn
 
@@ -298,10 +317,18 @@ async def idempotent(
     digest = _request_hash(*request)
     # Create the caller's account (and starting grant) in its own short transaction first, so the
     # main transaction never holds the house row while it waits for a market or bet row lock.
-    await balance_of(session, participant)
+    known = _known_accounts(session)
+    if participant.id not in known:
+        await balance_of(session, participant)
+        known_now = True
+    else:
+        known_now = False
     # End the read-only transaction the auth lookup began, returning its connection to the pool:
     # on SQLite a request must not hold a pooled connection while it queues for the write lock.
-    await session.commit()
+    if session.in_transaction():
+        await session.commit()
+    if known_now:
+        known.add(participant.id)  # committed: the account exists from now on
 
     async def replay() -> Response[Any] | None:
         rec = (await session.execute(select(IdempotencyRecord).where(
@@ -318,7 +345,7 @@ async def idempotent(
             first = await replay()
             if first is not None:
                 return first
-            await ensure_participant(session, participant.id)
+            # The caller's account exists (committed above or earlier; accounts are never deleted).
             status, body = await operation()
             session.add(IdempotencyRecord(participant_id=participant.id, scope=IDEMPOTENCY_SCOPE, key=key,
                                           request_hash=digest, status_code=status, response=body))

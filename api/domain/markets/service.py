@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import utcnow
@@ -68,6 +68,21 @@ async def _locked_market(session: AsyncSession, market_id: str) -> Market:
     return market
 
 
+async def _locked_market_for_trade(session: AsyncSession, market_id: str, participant_id: str) -> tuple[Market, Question, MarketPosition | None]:
+    """The locked market (as `_locked_market`), its question and the trader's position, in one query.
+    Only the market row is locked (`FOR UPDATE OF markets`): positions only change under it."""
+    stmt = (select(Market, Question, MarketPosition)
+            .join(Question, Question.id == Market.question_id)
+            .outerjoin(MarketPosition, and_(MarketPosition.market_id == Market.id, MarketPosition.participant_id == participant_id))
+            .where(Market.id == market_id))
+    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        stmt = stmt.with_for_update(of=Market)
+    row = (await session.execute(stmt.execution_options(populate_existing=True))).one_or_none()
+    if row is None:
+        raise not_found("market", "market_id")
+    return row[0], row[1], row[2]
+
+
 # ------------------------------------------------------------------------------------------- actions
 async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, key: str | None, path: str) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
@@ -96,13 +111,11 @@ async def open_market(session: AsyncSession, who: Participant, data: MarketCreat
 
 async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, key: str | None, path: str) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
-        market = await _locked_market(session, market_id)
-        question = await session.get(Question, market.question_id)
+        market, question, position = await _locked_market_for_trade(session, market_id, who.id)
         if not _trading_open(market, question):
             raise ApiError(409, "the market is closed for trading", "market_id")
         if data.outcome >= market.n_outcomes:
             raise ApiError(422, f"outcome must be in [0, {market.n_outcomes - 1}]", "outcome")
-        position = await session.get(MarketPosition, (market.id, who.id), populate_existing=True)
         if position is None:
             position = MarketPosition(market_id=market.id, participant_id=who.id, shares=[0] * market.n_outcomes, net_cost=0)
             session.add(position)
@@ -124,9 +137,11 @@ async def trade(session: AsyncSession, who: Participant, market_id: str, data: T
             if data.min_proceeds is not None and proceeds < data.min_proceeds:
                 raise ApiError(409, f"the sale pays {proceeds} µc, below min_proceeds {data.min_proceeds}", "min_proceeds")
             amount, signed = -proceeds, -x
+        balances: dict[str, int] = {}
         txn = await ledger.transfer(session, "trade", trader, pool, amount, ref_type="market", ref_id=market.id,
                                     memo=f"{data.side} {x} µs of outcome {k}", created_by=who.id,
-                                    insufficient="the trade costs more than your balance", field="shares")
+                                    insufficient="the trade costs more than your balance", field="shares",
+                                    balances=balances)
         q[k] += signed
         shares = list(position.shares)
         shares[k] += signed
@@ -137,7 +152,9 @@ async def trade(session: AsyncSession, who: Participant, market_id: str, data: T
                           prices_after=prices_after, transaction_id=txn.id if txn else None, created_at=utcnow())
         session.add(row)
         await session.flush()
-        balance = (await session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == trader))).scalar_one()
+        balance = balances.get(trader)
+        if balance is None:  # nothing moved (a zero-cost trade): read it
+            balance = (await session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == trader))).scalar_one()
         out = TradeOut(trade_id=row.id, market_id=market.id, side=data.side, outcome=k, shares=x, amount=amount,
                        prices_after=prices_after, position=PositionOut.model_validate(position), balance=balance)
         return 201, out.model_dump(mode="json")

@@ -18,7 +18,7 @@ from api.commitment import canonical_json, commitment_digest
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
-from api.domain.questions.service import GRID_POINTS, accepting_predictions, derived_state, load_question
+from api.domain.questions.service import GRID_POINTS, accepting_predictions, can_manage, derived_state, load_question
 from api.errors import ApiError, not_found
 from api.idempotency import check_key, find_replay, remember, request_digest
 
@@ -97,6 +97,20 @@ async def _version_of(session: AsyncSession, prediction: Prediction) -> int:
     return int(count.scalar_one())
 
 
+async def _question_and_version_count(session: AsyncSession, question_id: str, participant: Participant) -> tuple[Question, int]:
+    """The question as `load_question` returns it (404 unless visible) and, in the same query, how
+    many versions the participant already stored on it (the new one's version is that + 1; inside
+    the write transaction, on SQLite under the write lock, exactly what `_version_of` counts after
+    the insert)."""
+    earlier = (select(func.count()).select_from(Prediction)
+               .where(Prediction.question_id == question_id, Prediction.participant_id == participant.id)
+               .scalar_subquery())
+    row = (await session.execute(select(Question, earlier).where(Question.id == question_id))).one_or_none()
+    if row is None or (row[0].state == "draft" and not can_manage(row[0], participant)):
+        raise not_found("question", "question_id")
+    return row[0], int(row[1])
+
+
 def to_out(prediction: Prediction, version: int) -> PredictionOut:
     payload = prediction.payload or {}
     return PredictionOut(
@@ -132,12 +146,12 @@ async def submit_prediction(
         async with transaction(session):
             if key is not None and (stored := await find_replay(session, participant.id, SUBMIT_SCOPE, key, digest)):
                 return stored[0], stored[1], True
-            question = await load_question(session, question_id, participant)
+            question, earlier_versions = await _question_and_version_count(session, question_id, participant)
             _check_accepting(question)
             prediction = _new_prediction(question, participant, data)
             session.add(prediction)
             await session.flush()
-            body = to_out(prediction, await _version_of(session, prediction)).model_dump(mode="json")
+            body = to_out(prediction, earlier_versions + 1).model_dump(mode="json")
             if key is not None:
                 remember(session, participant.id, SUBMIT_SCOPE, key, digest, 201, body)
     except IntegrityError:
