@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.emergence import emergence_scale_closed_form, target_success
-from forecast.links import success_from_smooth, trend_compute
+from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
 
 SIM_FAMILY = "simulated"
 
@@ -31,6 +31,10 @@ class TaskTruth:
     chance: float
     smooth_noise: float = 0.02
     concentration: float = 400.0
+    # Only for the two-variable truth (trend="params_tokens"): the tokens term; the compute fields
+    # above then describe the params term (rate per decade of params).
+    log_amplitude_tokens: float = float(np.log(0.3))
+    rate_tokens: float = 0.9
 
 
 @dataclass
@@ -57,16 +61,24 @@ def default_truths(n_tasks: int = 4, seed: int = 0) -> list[TaskTruth]:
     return truths
 
 
-def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndarray, x0: float, seed: int = 0) -> SimulatedLadder:
+def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndarray, x0: float, seed: int = 0,
+                    trend: str = "compute") -> SimulatedLadder:
     """Draw smooth (``bpb``-like, lower is better) and success (``acc``) rows for every model and task.
 
     ``params``/``tokens`` are counts per model (shape (M,)); compute = 6 * params * tokens FLOPs.
+    ``trend="params_tokens"`` draws the smooth metric from the two-variable form instead, centred at
+    the ladder's mean log10 params and tokens.
     """
     rng = np.random.default_rng(seed)
     x = np.log10(6.0 * params * tokens)
+    n, d = np.log10(params), np.log10(tokens)
     rows = []
     for truth in truths:
-        smooth_mean = trend_compute(x, truth.floor, truth.log_amplitude, truth.rate, x0)
+        if trend == "compute":
+            smooth_mean = trend_compute(x, truth.floor, truth.log_amplitude, truth.rate, x0)
+        else:
+            smooth_mean = trend_params_tokens(n, d, truth.floor, truth.log_amplitude, truth.rate,
+                                              truth.log_amplitude_tokens, truth.rate_tokens, n.mean(), d.mean())
         smooth = smooth_mean + truth.smooth_noise * rng.standard_t(4.0, size=x.shape)
         gap = truth.gap_fraction * (1 - truth.chance)
         mean = success_from_smooth(smooth, truth.threshold, truth.spread, truth.chance, gap)

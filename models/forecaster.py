@@ -124,20 +124,7 @@ class EmergenceForecaster:
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
         """Predicted success quantiles per target (the CLI's PRED columns)."""
         success, smooth = self.predictive_draws(targets, seed)
-        out = pd.DataFrame({
-            "model": targets["model"].astype(str).to_numpy() if "model" in targets else "",
-            "task": targets["task"].astype(str).to_numpy(),
-            "metric": self.design.success_metric,
-            "mean": success.mean(axis=0),
-        })
-        for column, q in PREDICTION_QUANTILES.items():
-            out[column] = np.quantile(success, q, axis=0)
-        out["smooth_median"] = np.median(smooth, axis=0)
-        out["smooth_q05"] = np.quantile(smooth, 0.05, axis=0)
-        out["smooth_q95"] = np.quantile(smooth, 0.95, axis=0)
-        columns = ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",
-                   "smooth_median", "smooth_q05", "smooth_q95"]
-        return out[columns]
+        return summarize_predictive(targets, success, smooth, self.design.success_metric)
 
     # --------------------------------------------------------------------------------- emergence
     def emergence_draws(self, task: str, level: float | None = 0.5, success_at: float | None = None) -> np.ndarray:
@@ -173,11 +160,15 @@ class EmergenceForecaster:
         return float(self.design.x.min() - below), float(self.design.x.max() + above)
 
     def emergence(self, level: float | None = 0.5, success_at: float | None = None,
-                  reached_by: float | None = None) -> pd.DataFrame:
-        """Per-task emergence summary: the CLI's EMERGENCE columns (+ ``p_reached_by`` if asked)."""
+                  reached_by: float | None = None, draws_for=None) -> pd.DataFrame:
+        """Per-task emergence summary: the CLI's EMERGENCE columns (+ ``p_reached_by`` if asked).
+
+        ``draws_for(task, level, success_at)`` replaces :meth:`emergence_draws` (a stack mixes forms).
+        """
+        draws_for = draws_for or self.emergence_draws
         rows = []
         for t, task in enumerate(self.design.tasks):
-            draws = self.emergence_draws(task, level, success_at)
+            draws = draws_for(task, level, success_at)
             summary = summarize_emergence(draws, reached_by)
             target = target_success(self.design.chance[t], None if success_at is not None else level, success_at)
             row = {"task": task, "target_success": float(target), "log10_flops_median": summary.median,
@@ -236,6 +227,26 @@ class EmergenceForecaster:
         self.diagnostics = Diagnostics(**json.loads(attrs.get("turnsignal_diagnostics") or "{}")) \
             if attrs.get("turnsignal_diagnostics") not in (None, "{}") else None
         return self
+
+
+PRED_COLUMNS = ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",
+                "smooth_median", "smooth_q05", "smooth_q95"]
+
+
+def summarize_predictive(targets: pd.DataFrame, success: np.ndarray, smooth: np.ndarray, metric: str) -> pd.DataFrame:
+    """PRED table from predictive draws: success (S, n) in [0, 1], smooth (S, n) in metric units."""
+    out = pd.DataFrame({
+        "model": targets["model"].astype(str).to_numpy() if "model" in targets else "",
+        "task": targets["task"].astype(str).to_numpy(),
+        "metric": metric,
+        "mean": success.mean(axis=0),
+    })
+    for column, q in PREDICTION_QUANTILES.items():
+        out[column] = np.quantile(success, q, axis=0)
+    out["smooth_median"] = np.median(smooth, axis=0)
+    out["smooth_q05"] = np.quantile(smooth, 0.05, axis=0)
+    out["smooth_q95"] = np.quantile(smooth, 0.95, axis=0)
+    return out[PRED_COLUMNS]
 
 
 def design_for(table: pd.DataFrame, config: FitConfig, margins: pd.DataFrame | None = None) -> Design:

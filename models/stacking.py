@@ -1,0 +1,172 @@
+"""Structural uncertainty: Bayesian stacking of trend forms.
+
+One curve shape fitted to a short ladder expresses only parameter uncertainty inside that shape. Far
+out, different shapes (a power law in compute vs separate N and D terms) disagree, and that
+disagreement is real uncertainty. :class:`StackedForecaster` fits the hierarchical model once per
+trend form, weighs the forms by Bayesian stacking of their PSIS-LOO predictive densities for the
+smooth metric (the part of the model the trend form changes; ArviZ ``compare(method="stacking")``),
+and predicts with the weighted mixture of their posterior predictive draws.
+
+Saved as one NetCDF per form: ``fit.nc`` holds the first form plus the stack (forms, weights, files)
+in its ``attrs``; the others sit beside it as ``fit.<form>.nc``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from models.config import SMOOTH_NOISE_DOF, FitConfig
+from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
+
+TREND_FORMS = ("compute", "params_tokens")
+STACK_ATTR = "turnsignal_stack"
+
+
+def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
+    """Log density of every observed smooth value under each posterior draw, shape (chains, draws, N_s).
+
+    Student-t around the fitted trend, as in the model (standardised units; the Jacobian of the
+    standardisation is the same for every form, so it cancels in comparisons).
+    """
+    d = forecaster.design
+    posterior = forecaster.idata.posterior
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    models = d.smooth_model_idx
+    series_task = np.array([int(np.flatnonzero(d.task_series == k)[0]) for k in d.smooth_series_idx])
+    trend = forecaster.smooth_trend_draws(series_task, d.log10_params[models], d.log10_tokens[models])
+    noise = forecaster._draws("smooth_noise")[:, d.smooth_series_idx]
+    loglik = stats.t.logpdf(d.smooth_obs[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=noise)
+    return loglik.reshape(chains, draws, -1)
+
+
+def stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, float]:
+    """Stacking weights (sum to 1) of the forms' PSIS-LOO predictive densities of the smooth metric."""
+    if len(forecasters) == 1:
+        return {name: 1.0 for name in forecasters}
+    compare_dict = {}
+    for name, forecaster in forecasters.items():
+        loglik = smooth_pointwise_loglik(forecaster)
+        compare_dict[name] = az.InferenceData(
+            posterior=forecaster.idata.posterior,
+            log_likelihood=az.dict_to_dataset({"smooth": loglik}),
+        )
+    table = az.compare(compare_dict, ic="loo", method="stacking")
+    weights = {name: float(table.loc[name, "weight"]) for name in forecasters}
+    total = sum(weights.values())
+    return {name: w / total for name, w in weights.items()}
+
+
+class StackedForecaster:
+    """The hierarchical model under several trend forms, mixed by stacking weights."""
+
+    def __init__(self, config: FitConfig | None = None, forms: tuple[str, ...] = TREND_FORMS) -> None:
+        unknown = sorted(set(forms) - set(TREND_FORMS))
+        if unknown or not forms:
+            raise ValueError(f"unknown trend forms {unknown}; choose from {list(TREND_FORMS)}")
+        self.config = config or FitConfig()
+        self.forms = tuple(forms)
+        self.components: dict[str, EmergenceForecaster] = {}
+        self.weights: dict[str, float] = {}
+
+    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> StackedForecaster:
+        """Fit every form on the same rows, then compute the stacking weights."""
+        for form in self.forms:
+            config = self.config.model_copy(update={"trend": form})
+            self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins)
+        self.weights = stacking_weights(self.components)
+        return self
+
+    @property
+    def design(self):
+        return self.components[self.forms[0]].design
+
+    @property
+    def diagnostics(self):
+        """The worst diagnostics across forms (max R-hat, min ESS, total divergences)."""
+        diags = [c.diagnostics for c in self.components.values()]
+        worst = max(diags, key=lambda d: d.rhat_max)
+        return type(worst)(
+            rhat_max=max(d.rhat_max for d in diags), ess_bulk_min=min(d.ess_bulk_min for d in diags),
+            divergences=sum(d.divergences for d in diags),
+            compile_seconds=sum(d.compile_seconds for d in diags),
+            sampling_seconds=sum(d.sampling_seconds for d in diags),
+            warnings=[f"{form}: {w}" for form, c in self.components.items() for w in c.diagnostics.warnings],
+        )
+
+    def _mixture_choice(self, n_draws: int, seed: int | None) -> np.ndarray:
+        """Which form supplies each mixture draw, shape (n_draws,)."""
+        rng = np.random.default_rng(self.config.seed if seed is None else seed)
+        return rng.choice(len(self.forms), size=n_draws, p=[self.weights[f] for f in self.forms])
+
+    def _mix(self, per_form: list[np.ndarray], seed: int | None) -> np.ndarray:
+        """Mix per-form draw arrays (each (S_f, ...)) draw by draw according to the weights."""
+        n = min(a.shape[0] for a in per_form)
+        choice = self._mixture_choice(n, seed)
+        stacked = np.stack([a[:n] for a in per_form])
+        return stacked[choice, np.arange(n)]
+
+    def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mixture posterior predictive: (success (S, n), smooth in metric units (S, n))."""
+        draws = [self.components[f].predictive_draws(targets, seed) for f in self.forms]
+        return self._mix([s for s, _ in draws], seed), self._mix([m for _, m in draws], seed)
+
+    def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
+        """Predicted success quantiles per target (the CLI's PRED columns) from the mixture."""
+        success, smooth = self.predictive_draws(targets, seed)
+        return summarize_predictive(targets, success, smooth, self.design.success_metric)
+
+    def emergence_draws(self, task: str, level: float | None = 0.5, success_at: float | None = None) -> np.ndarray:
+        """Mixture of the forms' emergence draws for one task (log10 FLOPs; ``+inf`` beyond range)."""
+        return self._mix([self.components[f].emergence_draws(task, level, success_at) for f in self.forms], None)
+
+    def search_range(self) -> tuple[float, float]:
+        return self.components[self.forms[0]].search_range()
+
+    def emergence(self, level: float | None = 0.5, success_at: float | None = None,
+                  reached_by: float | None = None) -> pd.DataFrame:
+        """Per-task emergence summary from the mixture (same columns as the single-form fit)."""
+        return self.components[self.forms[0]].emergence(level, success_at, reached_by, draws_for=self.emergence_draws)
+
+    def weights_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"trend": list(self.weights), "weight": list(self.weights.values())})
+
+    def save(self, path: str | Path) -> Path:
+        """Write each form's fit; the first file carries the stack description."""
+        path = Path(path)
+        files = {form: (path if i == 0 else path.with_name(f"{path.stem}.{form}{path.suffix}"))
+                 for i, form in enumerate(self.forms)}
+        for form, file in files.items():
+            component = self.components[form]
+            if form == self.forms[0]:
+                component.idata.attrs[STACK_ATTR] = json.dumps(
+                    {"forms": list(self.forms), "weights": self.weights,
+                     "files": {f: p.name for f, p in files.items()}})
+            component.save(file)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> StackedForecaster:
+        path = Path(path)
+        first = EmergenceForecaster.load(path)
+        stack = json.loads(first.idata.attrs.get(STACK_ATTR, "null") or "null")
+        if not stack:
+            raise StaleFitError(f"{path} is a single-form fit, not a stack")
+        self = cls(first.config.model_copy(update={"trend": stack["forms"][0]}), tuple(stack["forms"]))
+        self.weights = {k: float(v) for k, v in stack["weights"].items()}
+        for form in self.forms:
+            self.components[form] = first if form == self.forms[0] else \
+                EmergenceForecaster.load(path.with_name(stack["files"][form]))
+        if {c.design.data_hash for c in self.components.values()} != {first.design.data_hash}:
+            raise StaleFitError(f"the files of stack {path} were fitted on different data")
+        return self
+
+
+def load_fit(path: str | Path) -> EmergenceForecaster | StackedForecaster:
+    """Load a saved fit, single-form or stacked, whichever the file holds."""
+    first = EmergenceForecaster.load(path)
+    return StackedForecaster.load(path) if first.idata.attrs.get(STACK_ATTR) else first
