@@ -52,7 +52,11 @@ def test_recovers_link_and_curvature_parameters(fitted, simulated) -> None:
         for name, value in true_values.items():
             lo, hi = _interval(fitted._draws(name)[:, t])
             hits.append(lo <= value <= hi)
-    assert np.mean(hits) >= 0.75, hits
+    # Nominal 90% intervals: the number that contain the truth is ~Binomial(n, 0.9). Fail when it is
+    # below that distribution's 1% quantile (too few hits for calibrated intervals).
+    from scipy.stats import binom
+
+    assert sum(hits) >= binom.ppf(0.01, len(hits), 0.9), hits
 
 
 def test_recovers_emergence_scale(fitted, simulated) -> None:
