@@ -299,6 +299,16 @@ def backtest(
     _say(f"wrote predictions and summary to {out}")
 
 
+def _convert(adapter_name: str, out: str, *args, **kwargs) -> None:
+    """Run a ``forecast.adapters`` function and write its table; bad input exits 2 with the message."""
+    import forecast.adapters as adapters
+
+    try:
+        _write_table(getattr(adapters, adapter_name)(*args, **kwargs), out)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+
+
 @data_app.command("olmo")
 def data_olmo(
     path: str = typer.Argument(..., help="olmo_ladder_final_checkpoints.csv or olmo_ladder_long.csv.gz"),
@@ -306,12 +316,7 @@ def data_olmo(
     checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
 ) -> None:
     """OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq)."""
-    from forecast.adapters import olmo_ladder
-
-    try:
-        _write_table(olmo_ladder(path, checkpoints=checkpoints), out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+    _convert("olmo_ladder", out, path, checkpoints=checkpoints)
 
 
 @data_app.command("pythia")
@@ -321,12 +326,7 @@ def data_pythia(
     checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
 ) -> None:
     """Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success."""
-    from forecast.adapters import pythia_lambada
-
-    try:
-        _write_table(pythia_lambada(path, checkpoints=checkpoints), out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+    _convert("pythia_lambada", out, path, checkpoints=checkpoints)
 
 
 @data_app.command("lm-eval-samples")
