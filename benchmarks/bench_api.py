@@ -151,7 +151,8 @@ def _service_rows(database: str, url: str, schema: str | None) -> list[dict[str,
     return rows
 
 
-async def _pg(url: str, sql: str) -> None:
+async def execute_admin_sql(url: str, sql: str) -> None:
+    """Run one statement (e.g. CREATE/DROP SCHEMA) on PostgreSQL outside the app's pool."""
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -220,10 +221,10 @@ def run() -> list[dict[str, Any]]:
     pg_url = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL")
     if pg_url:
         schema = f"ts_bench_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg(pg_url, f'CREATE SCHEMA "{schema}"'))
+        asyncio.run(execute_admin_sql(pg_url, f'CREATE SCHEMA "{schema}"'))
         try:
             rows += _service_rows("postgresql", pg_url, schema)
         finally:
-            asyncio.run(_pg(pg_url, f'DROP SCHEMA "{schema}" CASCADE'))
+            asyncio.run(execute_admin_sql(pg_url, f'DROP SCHEMA "{schema}" CASCADE'))
     rows.append(_scoring_row())
     return rows

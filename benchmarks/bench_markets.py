@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks.bench_api import execute_admin_sql
+
 TITLE = "LMSR market trades/s, 32 concurrent clients, real server (SQLite and PostgreSQL)"
 ROOT = Path(__file__).resolve().parents[1]
 MICRO = 1_000_000
@@ -46,16 +48,6 @@ def _pg_url() -> str | None:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
         return DEFAULT_PG
     return None
-
-
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @dataclass
@@ -85,7 +77,7 @@ async def running_server(database: str) -> AsyncIterator[Server]:
         if url is None:
             raise RuntimeError("no PostgreSQL server")
         schema = f"ts_bench_{uuid.uuid4().hex[:10]}"
-        await _pg_admin(url, f'CREATE SCHEMA "{schema}"')
+        await execute_admin_sql(url, f'CREATE SCHEMA "{schema}"')
         env["TURNSIGNAL_DATABASE_SCHEMA"] = schema
         env["TURNSIGNAL_DB_POOL_SIZE"] = "20"
     env["TURNSIGNAL_DATABASE_URL"] = url
@@ -119,7 +111,7 @@ async def running_server(database: str) -> AsyncIterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         if schema is not None:
-            await _pg_admin(url, f'DROP SCHEMA "{schema}" CASCADE')
+            await execute_admin_sql(url, f'DROP SCHEMA "{schema}" CASCADE')
         tmp.cleanup()
 
 

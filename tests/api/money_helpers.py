@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -19,6 +18,7 @@ from api.db.models import Question
 from api.db.money import LedgerEntry
 from api.hooks import ResolutionEvent, run_resolution_hooks
 from api.settings import Settings
+from tests.api.conftest import Actor
 
 MICRO = 1_000_000
 _keys = itertools.count()
@@ -33,17 +33,6 @@ async def db(settings: Settings) -> AsyncIterator:
             yield session
     finally:
         await engine.dispose()
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    handle: str
-    key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
 
 
 async def register(client, handle: str) -> Actor:
