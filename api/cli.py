@@ -266,36 +266,95 @@ def emergence(
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
-@app.command()
+BACKTEST_HELP = """Blind backtest: fit on small models only, predict larger ones, score all methods alike.
+
+Methods: hierarchical (the config's trend form), hierarchical_stacked (compute and params_tokens
+trend forms mixed by Bayesian stacking; the weights are printed and written to diagnostics.json),
+B1_logistic and B2_two_step (baselines). Held-out results are always final checkpoints;
+--link-checkpoints all lets the training runs' intermediate checkpoints inform the link.
+
+Cuts: --train-max-params (or --train-max-flops) takes one value or a comma list (e.g.
+760e6,370e6); every scenario then predicts the same models, those above the largest cut.
+
+Without a cut, the extrapolation-matched default suite runs (one family only): a cut can sit at each
+model size leaving >= 3 training runs in >= 2 sizes; its reach is the compute of the largest model
+over the largest training run; the suite takes the smallest cut with reach 3-30x ("near", about a
+decade) and the smallest with reach 30-300x ("far", about two decades). OLMo-2 ladder: <= 760M
+(17x) and <= 370M (73x), both predicting the 1.3B and 3.2B runs; Pythia: <= 410M (29x).
+
+Output (--out directory): predictions.csv, summary.csv (per cut x method x extrapolation-ratio bin:
+MAE, CRPS, 50%/90% coverage and width, in percentage points), summary.json, diagnostics.json.
+"""
+
+
+def _cuts(train_max_params: str | None, train_max_flops: str | None):
+    """Parse the comma lists of cuts; None when neither is given (the default suite)."""
+    from models.backtest import Cut
+
+    if train_max_params is not None and train_max_flops is not None:
+        raise ValueError("give at most one of --train-max-params or --train-max-flops")
+    if train_max_params is None and train_max_flops is None:
+        return None
+    by, option, text = ("params", "--train-max-params", train_max_params) if train_max_params is not None else \
+        ("flops", "--train-max-flops", train_max_flops)
+    values = []
+    for item in _split(text) or []:
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise ValueError(f"{option}: {item!r} is not a number") from None
+    if not values:
+        raise ValueError(f"{option} needs at least one number")
+    return [Cut(by, v) for v in values]
+
+
+@app.command(help=BACKTEST_HELP)
 def backtest(
     data: str = typer.Option(..., "--data", help="eval table"),
     out: str = typer.Option(..., "--out", help="output directory"),
-    train_max_params: float = typer.Option(None, "--train-max-params", help="train on models with params <= N"),
-    train_max_flops: float = typer.Option(None, "--train-max-flops", help="or with compute <= C FLOPs"),
+    train_max_params: str = typer.Option(None, "--train-max-params", help="train on models with params <= N; "
+                                         "a comma list runs one scenario per cut (default: the suite described above)"),
+    train_max_flops: str = typer.Option(None, "--train-max-flops", help="or with compute <= C FLOPs (comma list)"),
+    methods: str = typer.Option(None, "--methods", help="comma list of hierarchical, hierarchical_stacked, "
+                                "B1_logistic, B2_two_step (default: all)"),
     n_boot: int = typer.Option(200, "--n-boot", help="bootstrap replicates of the baselines"),
     smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
     seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
     tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
-    progress: bool = PROGRESS_OPT,
+    progress: bool = PROGRESS_OPT, link_checkpoints: str = CHECKPOINTS_OPT,
 ) -> None:
-    """Blind backtest: fit on small models only, predict every larger one, score all methods alike."""
     import sys
 
-    from models.backtest import format_summary_table, run_backtest
+    from models.backtest import METHODS, default_cuts, format_summary_table, format_weights, run_backtest_suite
+
+    def report(scenario) -> None:
+        weights = format_weights(scenario)
+        _say(f"{scenario.label}: reach {scenario.reach:.3g}x, {len(scenario.training_models)} training models, "
+             f"{len(scenario.heldout_models)} held-out models" + (f"; stacking weights {weights}" if weights else ""))
 
     try:
-        if (train_max_params is None) == (train_max_flops is None):
-            raise ValueError("give exactly one of --train-max-params or --train-max-flops")
+        cuts = _cuts(train_max_params, train_max_flops)
+        chosen = _split(methods) or list(METHODS)
+        unknown = sorted(set(chosen) - set(METHODS))
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
         table = _read_table(data, chance, smooth_direction)
-        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
-        _say("fitting on the training models and predicting the held-out ones (hierarchical, B1, B2)")
-        result = run_backtest(table, train_max_params=train_max_params, train_max_flops=train_max_flops,
-                              config=config, n_boot=n_boot,
-                              progress=sys.stderr.isatty() if progress is None else progress)
-        result.write(out)
+        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
+                             link_checkpoints)
+        if cuts is None:
+            cuts = default_cuts(table, config)
+            _say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
+        _say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
+             f"{len(cuts)} scenario(s)")
+        suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
+                                   progress=sys.stderr.isatty() if progress is None else progress)
+        suite.write(out)
     except USER_ERRORS as error:
         raise _fail(error) from None
-    typer.echo(format_summary_table(result.summary))
+    typer.echo(format_summary_table(suite.summary))
+    for scenario in suite.scenarios:
+        if scenario.stacking_weights:
+            typer.echo(f"stacking weights ({scenario.label}): {format_weights(scenario)}")
     _say(f"wrote predictions and summary to {out}")
 
 

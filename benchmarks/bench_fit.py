@@ -1,4 +1,4 @@
-"""Forecasting-core benchmarks (issue 2): full OLMo ladder fit cost, and the two blind backtests.
+"""Forecasting-core benchmarks (issue 2): full OLMo ladder fit cost, and the extrapolation-matched blind backtests.
 
 Rows:
 * the full OLMo ladder fit (13 tasks, final checkpoints, ``len_norm``/``acc`` success, default
@@ -6,10 +6,15 @@ Rows:
   (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
   second finds whatever the first cached. Wall time (whole fit, model build + compile + sampling),
   compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
-* backtests, one row per method: OLMo ladder trained on params <= 760M predicting the 1.3B and 3.2B
-  runs; Pythia LAMBADA trained on <= 1.4B predicting 2.8B, 6.9B and 12B. MAE, CRPS and widths are in
-  percentage points. The markdown tables (with extrapolation-ratio bins) are printed as well, and
-  each backtest's files are written to a temporary directory (printed).
+* the extrapolation-matched backtests (issue 6), the default ``turnsignal backtest`` suite, one row
+  per case x cut x method (hierarchical, hierarchical_stacked, B1_logistic, B2_two_step): OLMo ladder
+  trained on params (a) <= 760M and (b) <= 370M, both predicting the 1.3B and 3.2B runs; Pythia
+  LAMBADA trained on <= 410M predicting 1B-12B. MAE, CRPS and widths are in percentage points. The
+  markdown tables by extrapolation-ratio bin and the stacking weights are printed as well, and each
+  suite's files are written to a temporary directory (printed).
+
+``python -m benchmarks.bench_fit backtests`` runs only the backtests (the README's tables), ``fit``
+only the full-fit rows.
 
 Timings on a shared 2-core machine are noisy; read them as an order of magnitude.
 """
@@ -26,8 +31,8 @@ TITLE = "Forecasting core: full OLMo ladder fit (cold/warm compile cache) and bl
 ROOT = Path(__file__).resolve().parents[1]
 OLMO = ROOT / "examples" / "data" / "olmo_ladder.csv"
 PYTHIA = ROOT / "examples" / "data" / "pythia_lambada.csv"
-OLMO_CUT = 758_220_288  # the 760M ladder size (params)
-PYTHIA_CUT = 1.4e9
+OLMO_CUTS = (758_220_288, 371_262_464)  # the 760M and 370M ladder sizes (params): the default suite
+PYTHIA_CUTS = (410e6,)
 N_BOOT = 200
 FIT_TIMEOUT_S = 1800
 
@@ -73,38 +78,58 @@ def full_fit_rows() -> list[dict]:
 
 
 def backtest_rows() -> list[dict]:
-    """OLMo <= 760M and Pythia <= 1.4B backtests; prints their markdown tables and output folders."""
+    """The default backtest suites on OLMo and Pythia; prints their markdown tables and output folders."""
     from forecast.evaltable import read_eval_table
-    from models.backtest import ALL_BIN, format_summary_table, run_backtest
+    from models.backtest import ALL_BIN, default_cuts, format_summary_table, format_weights, run_backtest_suite
     from models.config import FitConfig
 
     cases = [
-        ("OLMo <=760M -> 1.3B, 3.2B", OLMO, OLMO_CUT, FitConfig(success_metric=["len_norm", "acc"])),
-        ("Pythia LAMBADA <=1.4B -> 2.8B, 6.9B, 12B", PYTHIA, PYTHIA_CUT,
-         FitConfig(smooth_metric="ppl", success_metric=["acc"])),
+        ("OLMo ladder -> 1.3B, 3.2B", OLMO, OLMO_CUTS, FitConfig(success_metric=["len_norm", "acc"])),
+        ("Pythia LAMBADA -> 1B-12B", PYTHIA, PYTHIA_CUTS, FitConfig(smooth_metric="ppl", success_metric=["acc"])),
     ]
     out_root = Path(tempfile.mkdtemp(prefix="turnsignal-bench-backtest-"))
     rows = []
-    for i, (case, path, cut, config) in enumerate(cases):
-        result = run_backtest(read_eval_table(path), train_max_params=cut, config=config, n_boot=N_BOOT,
-                              progress=False)
+    for i, (case, path, expected, config) in enumerate(cases):
+        table = read_eval_table(path)
+        cuts = default_cuts(table, config)
+        if tuple(c.value for c in cuts) != expected:
+            print(f"note: the default suite of {case} changed: {[c.label for c in cuts]}", flush=True)
+
+        def show(scenario, case=case) -> None:
+            print(f"\n### {case}, trained on {scenario.label} (reach {scenario.reach:.3g}x; "
+                  f"{len(scenario.training_models)} training runs)\n\n"
+                  f"{format_summary_table(scenario.summary)}\n", flush=True)
+            if scenario.stacking_weights:
+                print(f"stacking weights: {format_weights(scenario)}", flush=True)
+            for note in scenario.notes:
+                print(f"note: {note}", flush=True)
+
+        suite = run_backtest_suite(table, cuts, config=config, n_boot=N_BOOT, progress=False, on_scenario=show)
         out_dir = out_root / f"backtest_{i}"
-        result.write(out_dir)
-        print(f"\n### {case}  (files: {out_dir})\n\n{format_summary_table(result.summary)}\n", flush=True)
-        for note in result.notes:
-            print(f"note: {note}", flush=True)
-        for row in result.summary[result.summary["ratio_bin"] == ALL_BIN].itertuples(index=False):
-            diagnostics = result.diagnostics[row.method]
-            rows.append({
-                "case": case, "method": row.method, "n": row.n, "mae_pts": round(row.mae_points, 2),
-                "crps_pts": round(row.crps_points, 2), "cov50": round(row.coverage_50, 2),
-                "cov90": round(row.coverage_90, 2), "width90_pts": round(row.width_90_points, 1),
-                "wall_s": round(diagnostics["seconds"], 1),
-                "rhat_max": round(diagnostics["rhat_max"], 4) if "rhat_max" in diagnostics else None,
-                "divergences": diagnostics.get("divergences"),
-            })
+        suite.write(out_dir)
+        print(f"(files: {out_dir})", flush=True)
+        for scenario in suite.scenarios:
+            for row in scenario.summary[scenario.summary["ratio_bin"] == ALL_BIN].itertuples(index=False):
+                diagnostics = scenario.diagnostics[row.method]
+                rows.append({
+                    "case": case, "cut": scenario.label, "method": row.method, "n": row.n,
+                    "mae_pts": round(row.mae_points, 2), "crps_pts": round(row.crps_points, 2),
+                    "cov50": round(row.coverage_50, 2), "cov90": round(row.coverage_90, 2),
+                    "width50_pts": round(row.width_50_points, 1), "width90_pts": round(row.width_90_points, 1),
+                    "wall_s": round(diagnostics["seconds"], 1),
+                    "rhat_max": round(diagnostics["rhat_max"], 4) if "rhat_max" in diagnostics else None,
+                    "divergences": diagnostics.get("divergences"),
+                })
     return rows
 
 
-def run() -> list[dict]:
-    return full_fit_rows() + backtest_rows()
+def run(parts: tuple[str, ...] = ("fit", "backtests")) -> list[dict]:
+    return (full_fit_rows() if "fit" in parts else []) + (backtest_rows() if "backtests" in parts else [])
+
+
+if __name__ == "__main__":
+    import pandas as pd
+
+    rows = run(tuple(sys.argv[1:]) or ("fit", "backtests"))
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(pd.DataFrame(rows).to_string(index=False), flush=True)

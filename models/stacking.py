@@ -81,6 +81,26 @@ class StackedForecaster:
         self.weights = stacking_weights(self.components)
         return self
 
+    @classmethod
+    def from_fits(cls, components: dict[str, EmergenceForecaster], config: FitConfig | None = None) -> StackedForecaster:
+        """A stack of forms already fitted on the same rows (one per trend form), weighted by stacking.
+
+        ``config`` supplies the mixture's seed (default: the first component's config).
+        """
+        if not components:
+            raise ValueError("no fitted forms to stack")
+        trends = [c.config.trend for c in components.values()]
+        if list(components) != trends:
+            raise ValueError(f"components must be keyed by their own trend form; got keys {list(components)} "
+                             f"for trends {trends}")
+        if len({c.design.data_hash for c in components.values()}) != 1:
+            raise ValueError("the forms to stack were fitted on different data")
+        first = next(iter(components.values()))
+        self = cls(config or first.config, tuple(components))
+        self.components = dict(components)
+        self.weights = stacking_weights(self.components)
+        return self
+
     @property
     def design(self):
         return self.components[self.forms[0]].design

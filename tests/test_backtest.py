@@ -1,7 +1,9 @@
-"""Blind backtests: held-out set, no leakage of held-out rows, columns, coverage values, ratio bins.
+"""Blind backtests: held-out set, no leakage of held-out rows, columns, coverage values, ratio bins,
+stacking as a method, checkpoints, several cuts and the default suite.
 
-One hierarchical fit with tiny sampling runs in the fast suite (simulated ladder); the real-data
-backtest with the hierarchical model is `slow`. No test asserts a posterior number from real data.
+One hierarchical fit per trend form with tiny sampling runs in the fast suite (simulated ladder);
+the real-data backtest with the hierarchical model is `slow`. No test asserts a posterior number
+from real data.
 """
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ import pandas as pd
 import pytest
 
 import models.backtest as backtest
+import models.stacking as stacking
 from forecast.adapters import olmo_ladder, pythia_lambada
 from forecast.evaltable import validate_eval_table
 from forecast.simulate import default_truths, ladder_sizes, simulate_ladder
 from models.backtest import (
-    METHODS, PREDICTION_COLUMNS, SUMMARY_COLUMNS, format_summary_table, ratio_bin_labels, run_backtest,
+    METHODS, PREDICTION_COLUMNS, SUMMARY_COLUMNS, Cut, default_cuts, format_summary_table, ratio_bin_labels,
+    run_backtest, run_backtest_suite,
 )
 from models.config import FitConfig
+from models.stacking import TREND_FORMS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIM_CUT = 4e8  # params: the simulated ladder has 1e8, 2e8, 4e8 (train) and 8e8, 1.6e9 (held out)
@@ -42,7 +47,7 @@ def sim_config() -> FitConfig:
 
 @pytest.fixture(scope="module")
 def sim_result(sim_table: pd.DataFrame, sim_config: FitConfig) -> backtest.BacktestResult:
-    """All three methods, hierarchical with tiny sampling (one compile for the fast suite)."""
+    """All four methods, hierarchical with tiny sampling (one fit per trend form for the fast suite)."""
     return run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, n_boot=40, progress=False)
 
 
@@ -92,6 +97,24 @@ def test_simulated_backtest_reports_ratios_and_diagnostics(sim_table, sim_result
     hierarchical = sim_result.diagnostics["hierarchical"]
     assert {"rhat_max", "ess_bulk_min", "divergences", "compile_seconds", "sampling_seconds"} <= set(hierarchical)
     assert set(sim_result.diagnostics) == set(METHODS)
+    assert sim_result.reach == pytest.approx(predictions["extrapolation_ratio"].max())
+    assert (predictions["cut"] == "params<=400M").all() and (sim_result.summary["cut"] == "params<=400M").all()
+
+
+def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result) -> None:
+    stacked = sim_result.diagnostics["hierarchical_stacked"]
+    assert list(stacked["weights"]) == list(TREND_FORMS)
+    assert sum(stacked["weights"].values()) == pytest.approx(1.0)
+    assert all(0.0 <= w <= 1.0 for w in stacked["weights"].values())
+    assert sim_result.stacking_weights == stacked["weights"]
+    assert stacked["reused_fits"] == ["compute"]  # the `hierarchical` fit is shared, not refitted
+    assert set(stacked["forms"]) == set(TREND_FORMS) and {"rhat_max", "divergences"} <= set(stacked)
+    own = sim_result.predictions[sim_result.predictions["method"] == "hierarchical_stacked"]
+    single = sim_result.predictions[sim_result.predictions["method"] == "hierarchical"]
+    assert list(own["model"] + own["task"]) == list(single["model"] + single["task"])
+    assert np.isfinite(own[["median", "q05", "q95", "crps"]].to_numpy()).all()  # scored by score_samples:
+    # quantile order, abs_error and the summary rows are checked for every method by _check_result_shape
+    assert "| hierarchical_stacked | all |" in format_summary_table(sim_result.summary)
 
 
 def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, monkeypatch) -> None:
@@ -100,13 +123,14 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
 
     class FakeForecaster:
         def __init__(self, config):
-            self.diagnostics, self.design = None, type("D", (), {"notes": []})()
+            self.config, self.diagnostics = config, None
+            self.design = type("D", (), {"notes": [], "data_hash": "same"})()
 
         def fit(self, table, progress=True):
-            seen["hierarchical"] = table.copy()
+            seen[f"hierarchical:{self.config.trend}"] = table.copy()
             return self
 
-        def predictive_draws(self, targets):
+        def predictive_draws(self, targets, seed=None):
             seen["targets"] = targets.copy()
             return np.full((7, len(targets)), 0.5), np.ones((7, len(targets)))
 
@@ -117,11 +141,13 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
         return fit
 
     monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
+    monkeypatch.setattr(stacking, "stacking_weights", lambda fits: {form: 1 / len(fits) for form in fits})
     monkeypatch.setattr(backtest, "fit_success_logistic", spy("B1_logistic", backtest.fit_success_logistic))
     monkeypatch.setattr(backtest, "fit_two_step", spy("B2_two_step", backtest.fit_two_step))
     result = run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, n_boot=10, progress=False)
     heldout = {m for m, _ in _heldout_keys(sim_table, SIM_CUT)}
-    for method in METHODS:
+    assert result.stacking_weights == {"compute": 0.5, "params_tokens": 0.5}
+    for method in ["hierarchical:compute", "hierarchical:params_tokens", "B1_logistic", "B2_two_step"]:
         assert (seen[method]["params"] <= SIM_CUT).all()
         assert heldout.isdisjoint(seen[method]["model"])
         pd.testing.assert_frame_equal(seen[method], result.training_rows)
@@ -175,6 +201,108 @@ def test_ratio_bins_are_right_closed() -> None:
     assert list(labels) == ["<=1x", "<=1x", "1-3x", "1-3x", "3-10x", "3-10x", "30-100x", "100-300x", ">300x"]
 
 
+# ------------------------------------------------------------------------------ checkpoints
+FINAL_STEP = 1000
+
+
+def _with_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
+    """The simulated ladder plus 3 earlier checkpoints per run (tokens and compute of that step; smooth
+    worse, success lower), so a checkpoint of a big model has less compute than small final models."""
+    final = table.assign(step=float(FINAL_STEP))
+    early = []
+    for step in (250, 500, 750):
+        frac = step / FINAL_STEP
+        rows = final.assign(step=float(step), tokens=final["tokens"] * frac)
+        rows["compute_flops"] = 6.0 * rows["params"] * rows["tokens"]
+        smooth = rows["metric"] == "bpb"
+        rows.loc[smooth, "value"] += 0.3 * (1 - frac)
+        rows.loc[~smooth, "value"] = (rows.loc[~smooth, "value"] - 0.05 * (1 - frac)).clip(0.0, 1.0)
+        early.append(rows)
+    return validate_eval_table(pd.concat([final, *early], ignore_index=True))
+
+
+def test_checkpoints_train_the_link_but_targets_are_final_and_cuts_use_final_size(sim_table, monkeypatch) -> None:
+    table = _with_checkpoints(sim_table)
+    final = table[table["step"] == FINAL_STEP]
+    cut = float(final.loc[final["params"] <= SIM_CUT, "compute_flops"].max())
+    seen: dict[str, pd.DataFrame] = {}
+
+    class FakeForecaster:
+        def __init__(self, config):
+            self.config, self.diagnostics = config, None
+            self.design = type("D", (), {"notes": [], "data_hash": "same"})()
+
+        def fit(self, rows, progress=True):
+            seen[self.config.trend] = rows.copy()
+            return self
+
+        def predictive_draws(self, targets, seed=None):
+            return np.full((5, len(targets)), 0.5), np.ones((5, len(targets)))
+
+    monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
+    for link in ("all", "final"):
+        config = FitConfig(success_metric=["acc"], link_checkpoints=link, checkpoints_per_run=8, **TINY)
+        result = run_backtest(table, train_max_flops=cut, config=config, n_boot=10, progress=False,
+                              methods=("hierarchical", "B1_logistic", "B2_two_step"))
+        training_models = set(final.loc[final["compute_flops"] <= cut, "model"])
+        assert training_models != set(table.loc[table["compute_flops"] <= cut, "model"])  # the test has teeth
+        # by each run's final compute: early checkpoints of big runs (less compute than the cut) stay out
+        assert set(result.training_rows["model"]) == training_models
+        assert set(result.training_rows["step"]) == ({250.0, 500.0, 750.0, 1000.0} if link == "all" else {1000.0})
+        pd.testing.assert_frame_equal(seen["compute"], result.training_rows)
+        predictions = result.predictions[result.predictions["method"] == "B1_logistic"]
+        observed = final[final["metric"] == "acc"].set_index(["model", "task"])
+        keys = list(zip(predictions["model"], predictions["task"]))
+        assert set(keys) == set(zip(*final.loc[(final["compute_flops"] > cut) & (final["metric"] == "acc"),
+                                                 ["model", "task"]].to_numpy().T))
+        assert np.allclose(predictions["observed"], observed.loc[keys, "value"].to_numpy())
+        assert np.allclose(predictions["tokens"], observed.loc[keys, "tokens"].to_numpy())
+        assert np.allclose(10 ** predictions["log10_flops"] / cut, predictions["extrapolation_ratio"])
+        assert (predictions["extrapolation_ratio"] > 1.0).all()
+        largest = set(final.loc[np.isclose(final["compute_flops"], cut), "model"])  # (ties in compute)
+        assert result.training_models[-1].split("/")[1] in largest
+
+
+# ------------------------------------------------------------------------------ several cuts
+def test_suite_of_cuts_predicts_the_same_models_and_labels_each_scenario(sim_table, sim_config, tmp_path) -> None:
+    cuts = [Cut("params", 2e8), Cut("params", SIM_CUT)]
+    suite = run_backtest_suite(sim_table, cuts, config=sim_config, n_boot=10, progress=False, methods=BASELINES)
+    assert [s.label for s in suite.scenarios] == ["params<=400M", "params<=200M"]  # largest cut first
+    predictions, summary = suite.predictions, suite.summary
+    assert list(predictions.columns) == list(PREDICTION_COLUMNS) and list(summary.columns) == list(SUMMARY_COLUMNS)
+    by_cut = {cut: set(zip(rows["model"], rows["task"])) for cut, rows in predictions.groupby("cut")}
+    assert by_cut["params<=200M"] == by_cut["params<=400M"] == _heldout_keys(sim_table, SIM_CUT)
+    small = suite.scenarios[1]
+    assert (small.training_rows["params"] <= 2e8).all()  # the 4e8 models are neither trained on nor predicted
+    assert small.reach > suite.scenarios[0].reach
+    assert summary.groupby("cut")["method"].apply(lambda m: set(m)).to_dict() == \
+        {c: set(BASELINES) for c in by_cut}
+    table = format_summary_table(summary)
+    assert table.startswith("| cut | method |") and "| params<=200M | B1_logistic | all |" in table
+    paths = suite.write(tmp_path / "suite")
+    assert set(pd.read_csv(paths[1])["cut"]) == set(by_cut)
+    meta = json.loads(paths[2].read_text())
+    assert [s["label"] for s in meta["scenarios"]] == ["params<=400M", "params<=200M"] and "cut" not in meta
+    assert set(json.loads(paths[3].read_text())) == set(by_cut)
+    with pytest.raises(ValueError, match="by params or all by flops"):
+        run_backtest_suite(sim_table, [Cut("params", 2e8), Cut("flops", 1e19)], config=sim_config, methods=BASELINES)
+    with pytest.raises(ValueError, match="positive"):
+        Cut("params", 0.0)
+
+
+def test_default_cuts_are_derived_from_the_sizes_present(sim_table, sim_config) -> None:
+    # simulated ladder: 1e8..1.6e9 params, 1/4/16xC; 2e8 has reach 8.0**2 = 64 (far), 4e8 16 (near)
+    assert [c.value for c in default_cuts(sim_table, sim_config)] == [4e8, 2e8]
+    two_families = pd.concat([sim_table, sim_table.assign(family="other")], ignore_index=True)
+    with pytest.raises(ValueError, match="one model family"):
+        default_cuts(two_families, sim_config)
+    assert [c.value for c in default_cuts(two_families, sim_config.model_copy(update={"families": ["other"]}))] \
+        == [4e8, 2e8]
+    tiny = sim_table[sim_table["params"].isin([1e8, 2e8]) & (sim_table["tokens"] == 20 * sim_table["params"])]
+    with pytest.raises(ValueError, match="no default backtest cut"):
+        default_cuts(validate_eval_table(tiny), sim_config)
+
+
 # ------------------------------------------------------------------------------ real data slices
 @pytest.fixture(scope="module")
 def olmo_table() -> pd.DataFrame:
@@ -213,3 +341,13 @@ def test_olmo_fixture_backtest_with_the_hierarchical_model(olmo_table) -> None:
     result = run_backtest(olmo_table, train_max_params=OLMO_CUT, config=config, n_boot=30, progress=False)
     _check_result_shape(result, METHODS, n_targets=36)
     assert (result.training_rows["params"] <= OLMO_CUT).all()
+
+
+def test_default_suite_on_the_real_ladders_is_the_issue_6_suite(olmo_table) -> None:
+    """OLMo-2 ladder: <= 760M and <= 370M, both predicting 1.3B and 3.2B; Pythia: <= 410M."""
+    config = FitConfig(**{**OLMO_CONFIG, "tasks": None})
+    assert [c.value for c in default_cuts(olmo_table, config)] == [758_220_288, 371_262_464]
+    assert [c.label for c in default_cuts(olmo_table, config)] == ["params<=760M", "params<=370M"]
+    pythia = pythia_lambada(FIXTURES / "pythia_lambada.csv")
+    cuts = default_cuts(pythia, FitConfig(smooth_metric="ppl", success_metric=["acc"]))
+    assert [c.label for c in cuts] == ["params<=410M"]

@@ -73,7 +73,11 @@ def test_emergence_csv_columns(fit_file, tmp_path) -> None:
     (["emergence", "--fit", "missing.nc", "--out", "e.csv"], "no fit file"),
     (["emergence", "--fit", "x.nc", "--level", "0.5", "--success-at", "0.6", "--out", "e.csv"], "at most one"),
     (["predict", "--targets", "t.csv", "--out", "p.csv"], "exactly one of --fit"),
-    (["backtest", "--data", "d.csv", "--out", "o"], "exactly one of --train-max-params"),
+    (["backtest", "--data", "d.csv", "--out", "o", "--train-max-params", "1e9", "--train-max-flops", "1e20"],
+     "at most one of --train-max-params"),
+    (["backtest", "--data", "d.csv", "--out", "o", "--train-max-params", "7e8,big"], "'big' is not a number"),
+    (["backtest", "--data", "d.csv", "--out", "o", "--methods", "B1_logistic,B3"], "unknown methods ['B3']"),
+    (["backtest", "--data", "d.csv", "--out", "o"], "d.csv"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -100,3 +104,22 @@ def test_real_process_prints_no_traceback(tmp_path) -> None:
                            "--out", str(tmp_path / "f.nc")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "none.csv" in proc.stderr
+
+
+def test_backtest_default_suite_and_several_cuts(olmo_table, tmp_path) -> None:
+    """No cut: the extrapolation-matched suite (<= 760M and <= 370M on the OLMo ladder); baselines only."""
+    out = tmp_path / "suite"
+    result = _run("backtest", "--data", olmo_table, "--success", "len_norm,acc", "--tasks", "arc_easy,boolq",
+                  "--methods", "B1_logistic,B2_two_step", "--n-boot", "20", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "default suite, params<=760M, params<=370M" in result.output
+    assert "| params<=370M | B2_two_step | all |" in result.output and "50% width" in result.output
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["cut"]) == {"params<=760M", "params<=370M"}
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert set(predictions["params"].round(-6)) == {1_279_000_000, 3_170_000_000}  # the same targets in both
+    out2 = tmp_path / "cuts"
+    result = _run("backtest", "--data", olmo_table, "--success", "len_norm,acc", "--tasks", "arc_easy",
+                  "--methods", "B1_logistic", "--n-boot", "20", "--train-max-params", "1.3e9,7.6e8", "--out", out2)
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(out2 / "summary.csv")["cut"]) == {"params<=1.3B", "params<=760M"}
