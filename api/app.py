@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
 from api.errors import EXCEPTION_HANDLERS
+from api.fit_queue import make_fit_queue
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.api")
@@ -79,6 +80,7 @@ async def _shutdown(app: Litestar) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await app.state.fit_queue.close()
     await app.state.engine.dispose()
 
 
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the service for `settings` (default: from the environment)."""
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
-    state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine)})
+    state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
+                   "fit_queue": make_fit_queue(settings)})
     return Litestar(
         route_handlers=_route_handlers(),
         dependencies={

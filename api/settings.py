@@ -12,6 +12,8 @@
 | TURNSIGNAL_DATA_DIR                   | ./turnsignal-data                     | fit posteriors (NetCDF) live here         |
 | TURNSIGNAL_MAX_DATASET_BYTES          | 33554432                              | largest dataset upload accepted           |
 | TURNSIGNAL_FIT_LEASE_SECONDS          | 60                                    | a running fit's lease; heartbeat renews it |
+|                                       |                                       | (PostgreSQL: a procrastinate worker silent |
+|                                       |                                       | this long is stalled; heartbeat = lease/4) |
 | TURNSIGNAL_FIT_MAX_ATTEMPTS           | 2                                     | tries before a lost fit is marked failed  |
 | TURNSIGNAL_WORKER_POLL_SECONDS        | 1.0                                   | how often an idle worker polls for jobs   |
 """

@@ -1,19 +1,20 @@
 """The fit worker: a separate process (`turnsignal worker`, or spawned by `turnsignal serve --with-worker`)
-that runs queued fits from the `fit_jobs` table and lets the model bot forecast.
+that runs requested fits and lets the model bot forecast.
 
-Why a queue in the app's own database and not procrastinate/SAQ: procrastinate needs PostgreSQL
-(psycopg, LISTEN/NOTIFY, PL/pgSQL procedures) and SAQ needs Redis or PostgreSQL; neither runs on the
-embedded SQLite default, and the service must work there with one `make run`. The queue is small:
+`execute_fit` is the one place a fit runs, whichever queue delivered its id: claim the `fit_jobs` row
+(compare-and-set queued -> running, attempts + 1, lease), fit in a thread (PyMC is imported there),
+heartbeat (renew the lease, publish progress, read the cancel flag), then record done / failed with
+the error / cancelled. Two dispatchers feed it (api/fit_queue.py says which and why):
 
-- claim: one compare-and-set statement, `UPDATE fit_jobs SET state='running', lease... WHERE id =
-  (SELECT id ... WHERE state='queued' ORDER BY created_at LIMIT 1 [FOR UPDATE SKIP LOCKED on
-  PostgreSQL]) AND state='queued' RETURNING id`: two workers never run the same job, on SQLite or
-  on PostgreSQL with workers on several machines;
-- heartbeat: while the fit runs (in a thread), the lease is renewed every lease/4 seconds, and the
-  job's `cancel_requested` flag is read back;
-- reaper: every worker, every poll, moves `running` jobs whose lease expired (their worker was
-  killed or lost) back to `queued`, or to `failed` with the reason once `max_attempts` are used.
-  A job is therefore never lost (it is a row) and never stuck in `running`.
+- PostgreSQL (scale-out, workers on any machine): procrastinate. `run_worker` runs a procrastinate
+  worker whose task `turnsignal.run_fit(fit_id)` calls `execute_fit`; procrastinate's heartbeats,
+  `get_stalled_jobs` and `retry_job` recover a killed worker's fit (api/fit_queue.py).
+- SQLite (the embedded default, `make run`): the `fit_jobs` table is the queue, because procrastinate
+  cannot run on SQLite. The loop below claims the oldest queued row with one compare-and-set
+  statement (`UPDATE ... WHERE id = (SELECT ... ORDER BY created_at LIMIT 1) AND state = 'queued'
+  RETURNING id`: two workers never run the same job), and every poll its reaper moves `running` rows
+  whose lease expired (their worker was killed) back to `queued`, or to `failed` with the reason once
+  `max_attempts` are used. A job is never lost (it is a row) and never stuck in `running`.
 
 A fit is run with the process's own CPU; a cancelled running fit is abandoned (its thread finishes
 in the background and its result is discarded; the sampler cannot be interrupted mid-draw).
@@ -65,15 +66,20 @@ async def reap_expired(session: AsyncSession) -> int:
     return cancelled.rowcount + failed.rowcount + retried.rowcount
 
 
-async def claim_next(session: AsyncSession, owner: str, lease_seconds: float) -> FitJob | None:
-    """Atomically take the oldest queued job (compare-and-set); None when the queue is empty."""
-    candidate = select(FitJob.id).where(FitJob.state == "queued").order_by(FitJob.created_at).limit(1)
-    if session.bind.dialect.name == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True)
+async def claim(session: AsyncSession, owner: str, lease_seconds: float, fit_id: str | None = None) -> FitJob | None:
+    """Atomically take fit `fit_id` (procrastinate's task) or else the oldest queued fit (the table
+    queue) with one compare-and-set; None when it is not queued (or the queue is empty)."""
+    if fit_id is not None:
+        target: Any = fit_id
+    else:
+        candidate = select(FitJob.id).where(FitJob.state == "queued").order_by(FitJob.created_at).limit(1)
+        if session.bind.dialect.name == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        target = candidate.scalar_subquery()
     now = utcnow()
     async with transaction(session):
         claimed = (await session.execute(
-            update(FitJob).where(FitJob.id == candidate.scalar_subquery(), FitJob.state == "queued")
+            update(FitJob).where(FitJob.id == target, FitJob.state == "queued")
             .values(state="running", attempts=FitJob.attempts + 1, lease_owner=owner,
                     lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now, progress=0.02,
                     stage="claimed by a worker", error=None)
@@ -167,9 +173,26 @@ async def run_job(session_factory: async_sessionmaker[AsyncSession], settings: S
         return "done" if done else "lost"
 
 
+async def execute_fit(session_factory: async_sessionmaker[AsyncSession], settings: Settings, owner: str,
+                      fit_id: str | None = None) -> str | None:
+    """THE place a fit runs, for both dispatchers: claim `fit_id` (or, for the table queue, the oldest
+    queued fit) and run it to done / failed / cancelled / lost. None when nothing was claimable."""
+    async with session_factory() as session:
+        job = await claim(session, owner, settings.fit_lease_seconds, fit_id)
+    if job is None:
+        return None
+    log.info("fit %s: claimed (attempt %d)", job.id, job.attempts)
+    state = await run_job(session_factory, settings, job, owner)
+    log.info("fit %s: %s", job.id, state)
+    return state
+
+
 async def run_worker(settings: Settings | None = None, *, once: bool = False, stop: asyncio.Event | None = None,
-                     bot: bool = True) -> None:
-    """Poll, reap, claim and run jobs until `stop` is set (or, with `once`, until the queue is empty)."""
+                     bot: bool = True, install_signal_handlers: bool = False) -> None:
+    """Run fits until `stop` is set (or, with `once`, until none is runnable): through procrastinate on
+    PostgreSQL, by polling the table on SQLite. The model bot ticks every poll."""
+    from api.fit_queue import run_procrastinate_worker, uses_procrastinate
+
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     if settings.run_migrations:
@@ -182,23 +205,29 @@ async def run_worker(settings: Settings | None = None, *, once: bool = False, st
 
         async with session_factory() as session:
             await ensure_bot(session)
-    log.info("worker %s polling %s", owner, settings.database_url.split("@")[-1])
+
+    async def tick() -> None:
+        if not bot:
+            return
+        try:
+            async with session_factory() as session:
+                await bot_tick(session, settings)
+        except Exception:  # the bot never stops the worker
+            log.exception("bot tick failed")
+
     try:
+        if uses_procrastinate(settings):
+            log.info("worker %s: procrastinate worker on %s", owner, settings.database_url.split("@")[-1])
+            await run_procrastinate_worker(settings, session_factory, owner, once=once, stop=stop, tick=tick,
+                                           install_signal_handlers=install_signal_handlers)
+            return
+        log.info("worker %s polling the fit_jobs table in %s", owner, settings.database_url.split("@")[-1])
         while not stop.is_set():
             async with session_factory() as session:
                 await reap_expired(session)
-                job = await claim_next(session, owner, settings.fit_lease_seconds)
-            if job is not None:
-                log.info("fit %s: claimed (attempt %d)", job.id, job.attempts)
-                state = await run_job(session_factory, settings, job, owner)
-                log.info("fit %s: %s", job.id, state)
-            if bot:
-                try:
-                    async with session_factory() as session:
-                        await bot_tick(session, settings)
-                except Exception:  # the bot never stops the worker
-                    log.exception("bot tick failed")
-            if job is None:
+            state = await execute_fit(session_factory, settings, owner)
+            await tick()
+            if state is None:
                 if once:
                     break
                 with_timeout = asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
@@ -214,7 +243,7 @@ def main() -> None:
     """Entry point of `turnsignal worker` / `python -m api.worker`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     try:
-        asyncio.run(run_worker())
+        asyncio.run(run_worker(install_signal_handlers=True))
     except KeyboardInterrupt:
         pass
 

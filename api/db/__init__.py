@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -73,19 +73,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for `settings.database_url` (SQLite via aiosqlite, or PostgreSQL via asyncpg)."""
+def create_engine(settings: Settings, *, driver: str | None = None, pool_size: int | None = None) -> AsyncEngine:
+    """An async engine for `settings.database_url` (SQLite via aiosqlite, or PostgreSQL via asyncpg).
+
+    `driver="psycopg"` opens the same PostgreSQL database through psycopg 3 instead (the fit queue
+    needs psycopg connections to defer procrastinate jobs inside a transaction: api/fit_queue.py)."""
     url = settings.database_url
+    pool_size = pool_size or settings.db_pool_size
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=settings.db_pool_size,
-                                     max_overflow=settings.db_pool_size)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    else:
+    elif driver == "psycopg":
         connect_args: dict[str, Any] = {}
+        if settings.database_schema:
+            connect_args["options"] = f"-c search_path={settings.database_schema}"
+        engine = create_async_engine(make_url(url).set(drivername="postgresql+psycopg"), pool_size=pool_size,
+                                     max_overflow=pool_size, connect_args=connect_args)
+    else:
+        connect_args = {}
         if settings.database_schema:
             connect_args["server_settings"] = {"search_path": settings.database_schema}
         engine = create_async_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, connect_args=connect_args
+            url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
         )
     if url.startswith("sqlite"):
         _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
@@ -139,6 +148,10 @@ def _upgrade_with_connection(connection: Connection, revision: str) -> None:
 
 
 async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply Alembic migrations up to `revision` on `engine` (called at service start)."""
+    """Apply Alembic migrations up to `revision` on `engine` (called at service start, and by every
+    worker). On PostgreSQL a transaction-scoped advisory lock serialises concurrent starts (an API and
+    its workers migrating one fresh database at once)."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), 5150)"))
         await connection.run_sync(_upgrade_with_connection, revision)

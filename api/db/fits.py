@@ -4,17 +4,25 @@
 dataset is as durable as the rest of the service); `datasets.sha256` is the hash of those bytes, so
 the same table uploaded as CSV, Parquet or lm-eval JSON maps to one dataset.
 
-`fit_jobs` IS the job queue: a worker claims a `queued` row with a compare-and-set UPDATE (state and
-lease), renews `lease_expires_at` while it runs (heartbeat), and any worker's reaper re-queues (or,
-after `max_attempts`, fails) a `running` job whose lease expired: a killed worker never leaves a job
-running forever. Posteriors are NetCDF files under the data dir at `fits/<id>.nc` (`idata_path`).
+`fit_jobs` is the user-facing record of a fit (state, progress stage, diagnostics, timings, cache key,
+cancel flag) on both databases. Who dispatches it depends on the database (api/fit_queue.py):
+
+- SQLite (embedded default): the table IS the queue: a worker claims a `queued` row with a
+  compare-and-set UPDATE (state and lease), renews `lease_expires_at` while it runs (heartbeat), and
+  any worker's reaper re-queues (or, after `max_attempts`, fails) a `running` job whose lease expired;
+- PostgreSQL (scale-out): each fit has a procrastinate job (`queue_job_id`, deferred in the same
+  transaction as the row); procrastinate's workers, heartbeats and stalled-job retry run it, and the
+  row is kept in sync (running / done / failed with the reason / cancelled).
+
+Either way a killed worker never leaves a job running forever. Posteriors are NetCDF files under the
+data dir at `fits/<id>.nc` (`idata_path`).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime, new_id, utcnow
@@ -62,6 +70,7 @@ class FitJob(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # procrastinate job (PostgreSQL)
     diagnostics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     emergence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     idata_path: Mapped[str | None] = mapped_column(String(500), nullable=True)

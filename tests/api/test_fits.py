@@ -3,6 +3,11 @@ importing PyMC, a fit over HTTP end to end on a small real OLMo slice (upload, f
 emergence, predict, plots, the bot's forecast on a linked question, reveal, scores), and durability
 (a SIGKILLed worker's job is retried by another worker; queued jobs survive an API restart).
 
+On PostgreSQL the same tests go through procrastinate (api/fit_queue.py): each fit has a procrastinate
+job deferred with its row, the worker is a procrastinate worker, and a SIGKILLed worker's job is found
+by procrastinate's stalled-job query and retried (or failed once its attempts are used); the tests
+check the procrastinate job's status too. On SQLite they exercise the table queue and its reaper.
+
 Tiny fits (3 tasks, 150 draws x 2 chains) keep this fast; the low ESS this gives is itself the
 "done, with the warning in the diagnostics" case."""
 from __future__ import annotations
@@ -47,6 +52,21 @@ async def app(fit_settings):
     return create_app(fit_settings)
 
 
+def on_postgres(settings) -> bool:
+    return settings.database_url.startswith("postgresql")
+
+
+async def procrastinate_job(db_session, fit_id) -> dict | None:
+    """The fit's procrastinate job (id, status, attempts) on PostgreSQL; None when it has none."""
+    from sqlalchemy import text
+
+    row = (await db_session.execute(text(
+        "SELECT j.id, j.status, j.attempts FROM fit_jobs f JOIN procrastinate_jobs j ON j.id = f.queue_job_id "
+        "WHERE f.id = :fit_id"), {"fit_id": fit_id})).mappings().one_or_none()
+    await db_session.commit()  # a fresh snapshot next time
+    return None if row is None else {**row, "status": str(row["status"])}
+
+
 def training_table() -> pd.DataFrame:
     return small_slice(TASKS, max_params=8e8)
 
@@ -75,6 +95,8 @@ async def dataset_id(client, actor, table=None) -> str:
 def test_the_api_process_never_imports_pymc(tmp_path):
     code = ("import sys; from api.app import create_app; from api.settings import Settings; "
             f"create_app(Settings(database_url='sqlite+aiosqlite:///{tmp_path / 'x.db'}')); "
+            "create_app(Settings(database_url='postgresql+asyncpg://nobody@127.0.0.1:1/none')); "  # procrastinate's side
+            "import api.fit_queue; "
             "import api.domain.fits.service, api.domain.fits.posterior, models.forecaster; "
             "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules, 'pymc imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
@@ -104,17 +126,21 @@ async def test_bad_fit_requests_are_clear_4xx(client, make_participant):
     assert (await client.get("/v1/fits/nope", headers=alice.headers)).status_code == 404
 
 
-async def test_same_request_is_cached_and_a_queued_fit_can_be_cancelled(client, make_participant):
+async def test_same_request_is_cached_and_a_queued_fit_can_be_cancelled(client, make_participant, settings, db_session):
     alice, bob = await make_participant("alice"), await make_participant("bob")
     ds = await dataset_id(client, alice)
     first = await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)
     assert first.status_code == 202 and first.json()["state"] == "queued"
+    if on_postgres(settings):  # deferred to procrastinate with the row
+        assert (await procrastinate_job(db_session, first.json()["id"]))["status"] == "todo"
     again = await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=bob.headers)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     fit_id = first.json()["id"]
     assert (await client.post(f"/v1/fits/{fit_id}/cancel", headers=bob.headers)).status_code == 403
     r = await client.post(f"/v1/fits/{fit_id}/cancel", headers=alice.headers)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    if on_postgres(settings):  # its procrastinate job is cancelled in the same transaction
+        assert (await procrastinate_job(db_session, fit_id))["status"] == "cancelled"
     assert (await client.post(f"/v1/fits/{fit_id}/cancel", headers=alice.headers)).status_code == 409
     assert (await client.get(f"/v1/fits/{fit_id}/emergence", headers=alice.headers)).status_code == 409
     renewed = await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)
@@ -211,7 +237,8 @@ def _worker_env(settings) -> dict[str, str]:
     return env
 
 
-async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_restart(client, make_participant, fit_settings):
+async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_restart(client, make_participant, fit_settings,
+                                                                                     db_session):
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)
     fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
@@ -226,14 +253,20 @@ async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_re
         if worker.poll() is None:
             worker.kill()
     assert (await client.get(f"/v1/fits/{fit_id}", headers=alice.headers)).json()["state"] == "running"
+    if on_postgres(fit_settings):  # the killed procrastinate worker's job is left 'doing'
+        assert (await procrastinate_job(db_session, fit_id))["status"] == "doing"
     # the API restarts (a new app on the same database) while a second job is queued
     second = (await client.post("/v1/fits", json={**TINY, "seed": 2, "dataset_id": ds}, headers=alice.headers)).json()["id"]
     async with AsyncTestClient(app=create_app(fit_settings)) as restarted:
-        await asyncio.sleep(fit_settings.fit_lease_seconds + 0.5)  # the dead worker's lease expires
-        await run_worker(fit_settings, once=True, bot=False)  # a new worker reaps, retries, and runs the queue
+        await asyncio.sleep(fit_settings.fit_lease_seconds + 0.5)  # the dead worker's lease / heartbeat expires
+        await run_worker(fit_settings, once=True, bot=False)  # a new worker recovers, retries, and runs the queue
         first = await poll(restarted, alice, fit_id, timeout=5)
         assert first["state"] == "done" and first["attempts"] == 2, first
         assert (await poll(restarted, alice, second, timeout=5))["state"] == "done"
+    if on_postgres(fit_settings):  # procrastinate retried the stalled job (attempts: killed run + retry)
+        job = await procrastinate_job(db_session, fit_id)
+        assert job["status"] == "succeeded" and job["attempts"] == 2, job
+        assert (await procrastinate_job(db_session, second))["status"] == "succeeded"
 
 
 async def test_a_lost_job_is_failed_with_its_reason_once_attempts_are_used(client, make_participant, fit_settings, db_session):
@@ -248,6 +281,90 @@ async def test_a_lost_job_is_failed_with_its_reason_once_attempts_are_used(clien
     await db_session.execute(update(FitJob).where(FitJob.id == fit_id).values(
         state="running", attempts=2, lease_owner="dead:1", lease_expires_at=utcnow() - timedelta(seconds=1)))
     await db_session.commit()
-    assert await reap_expired(db_session) == 1
+    if not on_postgres(fit_settings):
+        assert await reap_expired(db_session) == 1
+        body = (await client.get(f"/v1/fits/{fit_id}", headers=alice.headers)).json()
+        assert body["state"] == "failed" and "lease expired" in body["error"]
+        return
+    # PostgreSQL: a procrastinate worker took the job and went silent; procrastinate reports it stalled
+    from sqlalchemy import text
+
+    from api.db import create_session_factory
+    from api.fit_queue import QUEUE, procrastinate_app, recover_stalled
+
+    app = procrastinate_app(fit_settings)
+    async with app.open_async():
+        dead = await app.job_manager.register_worker()
+        assert (await app.job_manager.fetch_job(queues=[QUEUE], worker_id=dead)).task_kwargs == {"fit_id": fit_id}
+        await db_session.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 minute' "
+                                      "WHERE id = :id"), {"id": dead})
+        await db_session.commit()
+        assert await recover_stalled(app, create_session_factory(db_session.bind), fit_settings) == 1
+        assert await recover_stalled(app, create_session_factory(db_session.bind), fit_settings) == 0
     body = (await client.get(f"/v1/fits/{fit_id}", headers=alice.headers)).json()
-    assert body["state"] == "failed" and "lease expired" in body["error"]
+    assert body["state"] == "failed" and "stopped responding" in body["error"] and "every attempt" in body["error"], body
+    assert (await procrastinate_job(db_session, fit_id))["status"] == "failed"
+
+
+async def test_a_stopped_worker_hands_its_running_fit_back(client, make_participant, fit_settings, db_session):
+    """PostgreSQL: SIGTERM stops a procrastinate worker at once; its running fit goes back to queued (the
+    attempt is not counted) and procrastinate retries the job. (On SQLite SIGTERM is a kill: the reaper
+    test above covers it.)"""
+    if not on_postgres(fit_settings):
+        pytest.skip("procrastinate worker shutdown: PostgreSQL only")
+    alice = await make_participant("alice")
+    ds = await dataset_id(client, alice)
+    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
+    worker = subprocess.Popen([sys.executable, "-m", "api.worker"], cwd=ROOT, env=_worker_env(fit_settings),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert (await poll(client, alice, fit_id, until=("running", "done", "failed"), timeout=120))["state"] == "running"
+        worker.send_signal(signal.SIGTERM)
+        handed_back = await poll(client, alice, fit_id, until=("queued", "done", "failed"), timeout=30)
+    finally:
+        worker.kill()  # its abandoned sampler thread would keep the process alive until the fit ends
+        worker.wait(timeout=10)
+    assert handed_back["state"] == "queued" and handed_back["attempts"] == 0, handed_back
+    assert "stopped" in handed_back["stage"]
+    job = await procrastinate_job(db_session, fit_id)
+    assert job["status"] == "todo" and job["attempts"] == 1, job
+
+
+async def test_a_fit_without_a_live_procrastinate_job_gets_a_new_one(client, make_participant, fit_settings, db_session):
+    """PostgreSQL: reconciliation gives a queued or running fit whose procrastinate job is gone (or final)
+    a new job, settling a running one as lost first."""
+    if not on_postgres(fit_settings):
+        pytest.skip("procrastinate reconciliation: PostgreSQL only")
+    from sqlalchemy import text, update
+
+    from api.db import create_session_factory
+    from api.db.fits import FitJob
+    from api.fit_queue import procrastinate_app, reconcile
+
+    alice = await make_participant("alice")
+    ds = await dataset_id(client, alice)
+    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
+    sessions = create_session_factory(db_session.bind)
+    app = procrastinate_app(fit_settings)
+    async with app.open_async():
+        assert await reconcile(app, sessions) == 0  # its job is waiting: nothing to do
+        first = await procrastinate_job(db_session, fit_id)
+        await db_session.execute(update(FitJob).where(FitJob.id == fit_id).values(state="running", attempts=1,
+                                                                                  lease_owner="gone:1"))
+        await db_session.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": first["id"]})
+        await db_session.commit()
+        assert await reconcile(app, sessions) == 1
+        body = (await client.get(f"/v1/fits/{fit_id}", headers=alice.headers)).json()
+        assert body["state"] == "queued" and body["attempts"] == 1, body
+        second = await procrastinate_job(db_session, fit_id)
+        assert second["id"] != first["id"] and second["status"] == "todo"
+        assert await reconcile(app, sessions) == 0
+
+
+def test_procrastinate_schema_has_no_migration_newer_than_revision_0300():
+    """Alembic revision 0300 applies procrastinate's schema.sql; a procrastinate release that ships a newer
+    schema migration needs a new Alembic revision running it (then move this pin)."""
+    from procrastinate.schema import SchemaManager
+
+    newest = max(p.name for p in Path(SchemaManager.get_migrations_path()).glob("*.sql"))
+    assert newest <= "03.04.00_50_post_add_retry_failed_job_procedure.sql", newest

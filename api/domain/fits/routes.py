@@ -21,7 +21,8 @@ PLOT_MEDIA = {"emergence.png": "image/png", "emergence.svg": "image/svg+xml"}
 @post("/v1/fits", tags=["fits"])
 async def request_fit(request: Request, db_session: AsyncSession, participant: Participant, data: FitCreate) -> Response[FitOut]:
     """Queue a fit (202, runs in a worker process) or return the cached equal one (200)."""
-    job, created = await service.request_fit(db_session, participant, data, request.app.state.settings.fit_max_attempts)
+    state = request.app.state
+    job, created = await service.request_fit(db_session, participant, data, state.settings.fit_max_attempts, state.fit_queue)
     return Response(job, status_code=202 if created else 200)
 
 
@@ -39,9 +40,9 @@ async def get_fit(db_session: AsyncSession, participant: Participant, fit_id: st
 
 
 @post("/v1/fits/{fit_id:str}/cancel", status_code=200, tags=["fits"])
-async def cancel_fit(db_session: AsyncSession, participant: Participant, fit_id: str) -> FitOut:
+async def cancel_fit(request: Request, db_session: AsyncSession, participant: Participant, fit_id: str) -> FitOut:
     """Cancel a queued fit now, or a running one at the worker's next heartbeat."""
-    return await service.cancel_fit(db_session, participant, fit_id)
+    return await service.cancel_fit(db_session, participant, fit_id, request.app.state.fit_queue)
 
 
 @get("/v1/fits/{fit_id:str}/idata.nc", tags=["fits"])

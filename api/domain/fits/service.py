@@ -3,8 +3,10 @@ posterior download, estimates (emergence, predict) and the emergence plot.
 
 The request never fits: it checks the dataset and options against the dataset's content (unknown
 tasks or metrics, too few models or too narrow a compute range are 422s naming the field), then
-inserts a `queued` row in `fit_jobs`. Equal (dataset sha256, canonical options) return the existing
-queued/running/done job (200) instead of a new one (202): the fit cache.
+inserts a `queued` row in `fit_jobs` and hands it to the fit queue (api/fit_queue.py: on PostgreSQL
+a procrastinate job deferred in the same transaction; on SQLite the row itself is the queue). Equal
+(dataset sha256, canonical options) return the existing queued/running/done job (200) instead of a
+new one (202): the fit cache.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from api.domain.fits.posterior import load_forecaster
 from api.domain.fits.schemas import (EmergenceOut, EmergenceRow, FitCreate, FitOut, FitTimings, PredictionRow,
                                      PredictTarget)
 from api.errors import ApiError, not_found
+from api.fit_queue import FitQueue, TableQueue
 
 LIVE_STATES = ("queued", "running", "done")
 MIN_MODELS = 3
@@ -97,22 +100,26 @@ def to_out(job: FitJob) -> FitOut:
                   finished_at=job.finished_at)
 
 
-async def request_fit(session: AsyncSession, caller: Participant, data: FitCreate, max_attempts: int) -> tuple[FitOut, bool]:
-    """Queue a fit, or return the cached one; (job, created)."""
+async def request_fit(session: AsyncSession, caller: Participant, data: FitCreate, max_attempts: int,
+                      queue: FitQueue | None = None) -> tuple[FitOut, bool]:
+    """Queue a fit (row and queue job in one transaction), or return the cached one; (job, created)."""
+    queue = queue or TableQueue()
     dataset = await load_dataset(session, caller, data.dataset_id)
     config = fit_config_options(data)
     await asyncio.to_thread(check_fit_against_dataset, dataset, config)
     options = {**config, "targets": [t.model_dump() for t in data.targets]}
     key = options_key(dataset.sha256, options)
-    async with transaction(session):
-        cached = (await session.execute(select(FitJob).where(FitJob.options_key == key, FitJob.state.in_(LIVE_STATES))
-                                        .order_by(FitJob.created_at.desc()).limit(1))).scalar_one_or_none()
+    async with queue.session(session) as writer, transaction(writer):
+        cached = (await writer.execute(select(FitJob).where(FitJob.options_key == key, FitJob.state.in_(LIVE_STATES))
+                                       .order_by(FitJob.created_at.desc()).limit(1))).scalar_one_or_none()
         if cached is not None:
             return to_out(cached), False
         job = FitJob(dataset_id=dataset.id, options=options, options_key=key, state="queued", progress=0.0,
                      stage="queued", attempts=0, max_attempts=max_attempts, cancel_requested=False,
                      created_by=caller.id, created_at=utcnow())
-        session.add(job)
+        writer.add(job)
+        await writer.flush()
+        await queue.enqueue(writer, job)
     return to_out(job), True
 
 
@@ -139,20 +146,26 @@ async def list_fits(session: AsyncSession, viewer: Participant, state: str | Non
     return [to_out(job) for job, dataset in (await session.execute(statement)).all() if can_read(viewer, dataset)]
 
 
-async def cancel_fit(session: AsyncSession, caller: Participant, fit_id: str) -> FitOut:
-    """Queued: cancelled at once. Running: the worker stops it at its next heartbeat. Else 409."""
-    async with transaction(session):
-        job = await load_fit(session, caller, fit_id)
-        if caller.role != "admin" and job.created_by != caller.id:
-            raise ApiError(403, "only the fit's creator or an admin may cancel it", "fit_id")
-        if job.state == "queued":
-            await session.execute(update(FitJob).where(FitJob.id == job.id, FitJob.state == "queued")
-                                  .values(state="cancelled", stage="cancelled before it started", finished_at=utcnow()))
-        elif job.state == "running":
-            await session.execute(update(FitJob).where(FitJob.id == job.id).values(cancel_requested=True))
-        else:
-            raise ApiError(409, f"the fit is {job.state}; only queued or running fits can be cancelled", "fit_id")
-    await session.refresh(job)
+async def cancel_fit(session: AsyncSession, caller: Participant, fit_id: str, queue: FitQueue | None = None) -> FitOut:
+    """Queued: cancelled at once (with its queue job). Running: the worker stops it at its next
+    heartbeat. Else 409."""
+    queue = queue or TableQueue()
+    async with queue.session(session) as writer:
+        async with transaction(writer):
+            job = await load_fit(writer, caller, fit_id)
+            if caller.role != "admin" and job.created_by != caller.id:
+                raise ApiError(403, "only the fit's creator or an admin may cancel it", "fit_id")
+            if job.state == "queued":
+                cancelled = await writer.execute(update(FitJob).where(FitJob.id == job.id, FitJob.state == "queued")
+                                                 .values(state="cancelled", stage="cancelled before it started",
+                                                         finished_at=utcnow()))
+                if cancelled.rowcount == 1:
+                    await queue.cancel_queued(writer, job)
+            elif job.state == "running":
+                await writer.execute(update(FitJob).where(FitJob.id == job.id).values(cancel_requested=True))
+            else:
+                raise ApiError(409, f"the fit is {job.state}; only queued or running fits can be cancelled", "fit_id")
+        await writer.refresh(job)
     return to_out(job)
 
 
