@@ -331,6 +331,8 @@ def backtest(
         weights = format_weights(scenario)
         _say(f"{scenario.label}: reach {scenario.reach:.3g}x, {len(scenario.training_models)} training models, "
              f"{len(scenario.heldout_models)} held-out models" + (f"; stacking weights {weights}" if weights else ""))
+        for note in scenario.notes:
+            _say(f"{scenario.label}: note: {note}")
 
     try:
         cuts = _cuts(train_max_params, train_max_flops)

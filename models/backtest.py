@@ -528,10 +528,30 @@ def _run_stacked(ctx: _Context) -> tuple[np.ndarray, dict]:
     success, _ = stack.predictive_draws(ctx.targets)
     per_form = {form: (f.diagnostics.to_dict() if f.diagnostics else {}) for form, (f, _) in fitted.items()}
     report = stack.diagnostics.to_dict() if all(per_form.values()) else {}
+    comparison = stack.comparison
     report |= {"weights": dict(stack.weights), "forms": per_form,
-               "reused_fits": [form for form, (_, reused) in fitted.items() if reused]}
-    report["notes"] = list(report.get("warnings", []))
+               "reused_fits": [form for form, (_, reused) in fitted.items() if reused],
+               "loo": _records(comparison.reset_index()) if comparison is not None else []}
+    report["notes"] = list(report.get("warnings", [])) + _stacking_notes(stack.weights, comparison)
     return success.T, report
+
+
+DEGENERATE_WEIGHT = 0.99
+"""A stacking weight at or above this puts (almost) everything on one form: no disagreement is mixed in."""
+
+
+def _stacking_notes(weights: dict[str, float], comparison: pd.DataFrame | None) -> list[str]:
+    notes = []
+    top = max(weights, key=weights.get)
+    if len(weights) > 1 and weights[top] >= DEGENERATE_WEIGHT:
+        notes.append(f"stacking put weight {weights[top]:.2f} on {top}: the mixture is that form alone and carries "
+                     "no disagreement between forms")
+    if comparison is not None and "n_pareto_k_high" in comparison:
+        for form, n in comparison["n_pareto_k_high"].items():
+            if n > 0:
+                notes.append(f"PSIS-LOO of {form}: {int(n)} smooth observations with a high Pareto k (max "
+                             f"{comparison.loc[form, 'pareto_k_max']:.2f}); the stacking weights are unreliable")
+    return notes
 
 
 def _run_b1(ctx: _Context) -> tuple[np.ndarray, dict]:

@@ -13,6 +13,7 @@ in its ``attrs``; the others sit beside it as ``fit.<form>.nc``.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import arviz as az
@@ -44,21 +45,52 @@ def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
     return loglik.reshape(chains, draws, -1)
 
 
-def stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, float]:
-    """Stacking weights (sum to 1) of the forms' PSIS-LOO predictive densities of the smooth metric."""
-    if len(forecasters) == 1:
-        return {name: 1.0 for name in forecasters}
+def compare_forms(forecasters: dict[str, EmergenceForecaster]) -> pd.DataFrame:
+    """PSIS-LOO of each form's predictive density of the smooth metric, with its stacking weight.
+
+    One row per form (index = form name, in the given order). Columns: ``elpd_loo``, ``se``,
+    ``elpd_diff``, ``dse`` (log scale, per ``az.compare``), ``p_loo``, ``weight`` (stacking weights,
+    sum to 1), ``pareto_k_max`` and ``n_pareto_k_high`` (observations whose Pareto k exceeds the
+    sample-size dependent threshold ``good_k``: there the importance-sampling LOO, hence the weight,
+    is unreliable).
+    """
     compare_dict = {}
+    k_max, n_high = {}, {}
     for name, forecaster in forecasters.items():
         loglik = smooth_pointwise_loglik(forecaster)
         compare_dict[name] = az.InferenceData(
             posterior=forecaster.idata.posterior,
             log_likelihood=az.dict_to_dataset({"smooth": loglik}),
         )
-    table = az.compare(compare_dict, ic="loo", method="stacking")
-    weights = {name: float(table.loc[name, "weight"]) for name in forecasters}
-    total = sum(weights.values())
-    return {name: w / total for name, w in weights.items()}
+        with warnings.catch_warnings():  # reported as n_pareto_k_high instead
+            warnings.simplefilter("ignore", UserWarning)
+            loo = az.loo(compare_dict[name], pointwise=True)
+        k = np.asarray(loo.pareto_k.values, dtype=float)
+        k_max[name] = float(np.nanmax(k))
+        n_high[name] = int(np.sum(k > float(getattr(loo, "good_k", 0.7))))
+    if len(forecasters) == 1:
+        name = next(iter(forecasters))
+        loo = az.loo(compare_dict[name])
+        table = pd.DataFrame({"elpd_loo": [float(loo.elpd_loo)], "se": [float(loo.se)], "elpd_diff": [0.0],
+                              "dse": [0.0], "p_loo": [float(loo.p_loo)], "weight": [1.0]}, index=[name])
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            table = az.compare(compare_dict, ic="loo", method="stacking")
+        table = table.loc[list(forecasters), ["elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]].astype(float)
+        table["weight"] = table["weight"] / table["weight"].sum()
+    table["pareto_k_max"] = pd.Series(k_max)
+    table["n_pareto_k_high"] = pd.Series(n_high)
+    table.index.name = "trend"
+    return table
+
+
+def stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, float]:
+    """Stacking weights (sum to 1) of the forms' PSIS-LOO predictive densities of the smooth metric."""
+    if len(forecasters) == 1:
+        return {name: 1.0 for name in forecasters}
+    table = compare_forms(forecasters)
+    return {name: float(table.loc[name, "weight"]) for name in forecasters}
 
 
 class StackedForecaster:
@@ -72,14 +104,20 @@ class StackedForecaster:
         self.forms = tuple(forms)
         self.components: dict[str, EmergenceForecaster] = {}
         self.weights: dict[str, float] = {}
+        self.comparison: pd.DataFrame | None = None  # compare_forms() of the last fit; None after load
 
     def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> StackedForecaster:
         """Fit every form on the same rows, then compute the stacking weights."""
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
             self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins)
-        self.weights = stacking_weights(self.components)
+        self._weigh()
         return self
+
+    def _weigh(self) -> None:
+        """Stacking weights from the forms' PSIS-LOO comparison (kept in ``self.comparison``)."""
+        self.comparison = compare_forms(self.components)
+        self.weights = {form: float(self.comparison.loc[form, "weight"]) for form in self.forms}
 
     @classmethod
     def from_fits(cls, components: dict[str, EmergenceForecaster], config: FitConfig | None = None) -> StackedForecaster:
@@ -98,7 +136,7 @@ class StackedForecaster:
         first = next(iter(components.values()))
         self = cls(config or first.config, tuple(components))
         self.components = dict(components)
-        self.weights = stacking_weights(self.components)
+        self._weigh()
         return self
 
     @property

@@ -109,6 +109,9 @@ def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result
     assert sim_result.stacking_weights == stacked["weights"]
     assert stacked["reused_fits"] == ["compute"]  # the `hierarchical` fit is shared, not refitted
     assert set(stacked["forms"]) == set(TREND_FORMS) and {"rhat_max", "divergences"} <= set(stacked)
+    loo = {row["trend"]: row for row in stacked["loo"]}
+    assert set(loo) == set(TREND_FORMS) and all(np.isfinite(row["elpd_loo"]) for row in loo.values())
+    assert {row["trend"]: row["weight"] for row in stacked["loo"]} == pytest.approx(stacked["weights"])
     own = sim_result.predictions[sim_result.predictions["method"] == "hierarchical_stacked"]
     single = sim_result.predictions[sim_result.predictions["method"] == "hierarchical"]
     assert list(own["model"] + own["task"]) == list(single["model"] + single["task"])
@@ -141,7 +144,8 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
         return fit
 
     monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
-    monkeypatch.setattr(stacking, "stacking_weights", lambda fits: {form: 1 / len(fits) for form in fits})
+    monkeypatch.setattr(stacking, "compare_forms", lambda fits: pd.DataFrame(
+        {"weight": [1 / len(fits)] * len(fits), "n_pareto_k_high": 0, "pareto_k_max": 0.1}, index=list(fits)))
     monkeypatch.setattr(backtest, "fit_success_logistic", spy("B1_logistic", backtest.fit_success_logistic))
     monkeypatch.setattr(backtest, "fit_two_step", spy("B2_two_step", backtest.fit_two_step))
     result = run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, n_boot=10, progress=False)

@@ -27,6 +27,10 @@ def test_weights_sum_to_one_and_favour_the_true_form(stacked) -> None:
     assert sum(stacked.weights.values()) == pytest.approx(1.0)
     assert all(0.0 <= w <= 1.0 for w in stacked.weights.values())
     assert stacked.weights["params_tokens"] > 0.8, stacked.weights
+    comparison = stacked.comparison
+    assert list(comparison.index) == ["compute", "params_tokens"]
+    assert comparison["weight"].to_dict() == pytest.approx(stacked.weights)
+    assert (comparison["n_pareto_k_high"] >= 0).all() and np.isfinite(comparison["elpd_loo"]).all()
 
 
 def test_mixture_predictions_and_save_load(stacked, tmp_path) -> None:
