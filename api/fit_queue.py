@@ -28,7 +28,7 @@ there the table queue stays. On PostgreSQL:
 - reconcile: a queued or running row with no live (todo/doing) procrastinate job, which only a crash
   inside the task's own bookkeeping can leave, is settled the same way and given a new job.
 - cancel: queued -> the row is cancelled and its procrastinate job cancelled in one transaction;
-  running -> the row's cancel flag, read by `execute_fit` at its next heartbeat.
+  running -> the row's cancel flag, read by `execute_fit` within a second; it stops the sampler.
 - stop (SIGTERM/SIGINT): the worker stops taking jobs and aborts a running fit at once: its row goes
   back to queued (the attempt is not counted) and procrastinate retries the job (the task's
   RetryStrategy retries only that abort, never a fit's own error, which is the row's failure reason).

@@ -16,8 +16,12 @@ the error / cancelled. Two dispatchers feed it (api/fit_queue.py says which and 
   whose lease expired (their worker was killed) back to `queued`, or to `failed` with the reason once
   `max_attempts` are used. A job is never lost (it is a row) and never stuck in `running`.
 
-A fit is run with the process's own CPU; a cancelled running fit is abandoned (its thread finishes
-in the background and its result is discarded; the sampler cannot be interrupted mid-draw).
+A fit is run with the process's own CPU, in a thread. Cancelling a running fit stops it for real:
+the worker reads the cancel flag every `CANCEL_POLL_SECONDS` (and at each heartbeat), marks the row
+`cancelled`, and the fit thread's `should_stop` (models/sampling.py) aborts nutpie's chains within
+~0.1 s (PyMC's NUTS: after the next draw; a model still compiling stops when compilation ends); the
+worker waits for the thread to end before it takes the next fit. A lost lease or a stopping worker
+stops the sampler the same way.
 """
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,9 @@ from api.db.fits import Dataset, FitJob
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.worker")
+
+CANCEL_POLL_SECONDS = 1.0
+"""How often a running fit's cancel flag is read (the lease is renewed every lease/4 seconds)."""
 
 
 def worker_name() -> str:
@@ -107,8 +116,12 @@ async def heartbeat(session: AsyncSession, job_id: str, owner: str, lease_second
     return "cancel" if flag else "ok"
 
 
-def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path) -> dict[str, Any]:
-    """Fit (PyMC/nutpie, imported here), save the NetCDF atomically, summarise; JSON-safe result."""
+def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
+                     should_stop: Callable[[], bool] | None = None,
+                     on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit (PyMC/nutpie, imported here), save the NetCDF atomically, summarise; JSON-safe result.
+    `should_stop` True aborts the sampler (models.sampling.FitCancelled is raised); `on_phase` is
+    told "compiling", then "sampling"."""
     import math
 
     from api.domain.datasets.service import read_content
@@ -118,7 +131,7 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path) ->
 
     table = validate_eval_table(read_content(content), source="dataset")
     config = FitConfig(**{k: v for k, v in options.items() if k != "targets"})
-    forecaster = EmergenceForecaster(config).fit(table, progress=False)
+    forecaster = EmergenceForecaster(config).fit(table, progress=False, should_stop=should_stop, on_phase=on_phase)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".nc.tmp")
     forecaster.save(tmp)
@@ -133,6 +146,23 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path) ->
     return {"diagnostics": diagnostics, "emergence": records}
 
 
+async def _cancel_requested(session: AsyncSession, job_id: str) -> bool:
+    flag = (await session.execute(select(FitJob.cancel_requested).where(FitJob.id == job_id))).scalar_one()
+    await session.commit()  # end the read, so the next poll sees a fresh row
+    return bool(flag)
+
+
+async def _stop_fit(stop: threading.Event, fit: asyncio.Future, out_path: Path) -> None:
+    """Ask the fit thread to stop and wait until it has (FitCancelled, or any other end, is expected
+    and discarded); a posterior it saved anyway (it finished meanwhile) is removed."""
+    stop.set()
+    try:
+        await fit
+    except Exception as error:  # FitCancelled, normally
+        log.debug("stopped fit thread ended with %s: %s", type(error).__name__, error)
+    out_path.unlink(missing_ok=True)
+
+
 async def run_job(session_factory: async_sessionmaker[AsyncSession], settings: Settings, job: FitJob, owner: str) -> str:
     """Run one claimed job to done / failed / cancelled / lost; returns the final state."""
     async with session_factory() as session:
@@ -140,24 +170,38 @@ async def run_job(session_factory: async_sessionmaker[AsyncSession], settings: S
         content, options = dataset.content, dict(job.options)
         out_path = posterior_path(settings, job.id)
         started = time.perf_counter()
-        await _update_own(session, job.id, owner, stage="compiling and sampling", progress=0.1)
-        fit = asyncio.ensure_future(asyncio.to_thread(run_fit_blocking, content, options, out_path))
+        await _update_own(session, job.id, owner, stage="compiling", progress=0.1)
+        stop = threading.Event()  # the fit thread's should_stop: set on cancel, lost lease, or this task's end
+        phase = ["compiling"]  # the fit thread appends "sampling" once the model is compiled
+        fit = asyncio.ensure_future(asyncio.to_thread(run_fit_blocking, content, options, out_path, stop.is_set,
+                                                      phase.append))
         interval = max(0.2, settings.fit_lease_seconds / 4)
-        while not fit.done():
-            await asyncio.wait({fit}, timeout=interval)
-            if fit.done():
-                break
-            elapsed = time.perf_counter() - started
-            status = await heartbeat(session, job.id, owner, settings.fit_lease_seconds,
-                                     stage=f"compiling and sampling ({elapsed:.0f} s)",
-                                     progress=min(0.9, 0.1 + 0.8 * elapsed / (elapsed + 60.0)))
-            if status == "lost":
-                log.warning("fit %s: lease lost; abandoning", job.id)
-                return "lost"
-            if status == "cancel":
-                await _update_own(session, job.id, owner, state="cancelled", stage="cancelled while running",
-                                  finished_at=utcnow(), lease_owner=None)
-                return "cancelled"
+        beat_at = time.perf_counter() + interval
+        try:
+            while not fit.done():
+                await asyncio.wait({fit}, timeout=min(interval, CANCEL_POLL_SECONDS))
+                if fit.done():
+                    break
+                if time.perf_counter() >= beat_at:
+                    beat_at = time.perf_counter() + interval
+                    elapsed = time.perf_counter() - started
+                    status = await heartbeat(session, job.id, owner, settings.fit_lease_seconds,
+                                             stage=f"{phase[-1]} ({elapsed:.0f} s)",
+                                             progress=min(0.9, 0.1 + 0.8 * elapsed / (elapsed + 60.0)))
+                else:
+                    status = "cancel" if await _cancel_requested(session, job.id) else "ok"
+                if status == "lost":
+                    log.warning("fit %s: lease lost; stopping its sampler", job.id)
+                    await _stop_fit(stop, fit, out_path)
+                    return "lost"
+                if status == "cancel":
+                    await _update_own(session, job.id, owner, state="cancelled", stage="cancelled while running",
+                                      finished_at=utcnow(), lease_owner=None)
+                    await _stop_fit(stop, fit, out_path)  # the worker is free once the sampler has stopped
+                    log.info("fit %s: cancelled; sampler stopped after %.1f s", job.id, time.perf_counter() - started)
+                    return "cancelled"
+        finally:
+            stop.set()  # e.g. the worker is stopping (this task cancelled): the sampler must not run on
         try:
             result = fit.result()
         except Exception as error:  # a fit error is the job's failure reason, never the worker's death

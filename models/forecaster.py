@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import arviz as az
@@ -44,11 +45,15 @@ class EmergenceForecaster:
         self.margins: pd.DataFrame | None = None
 
     # ----------------------------------------------------------------------------------- fitting
-    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> EmergenceForecaster:
+    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None,
+            should_stop: Callable[[], bool] | None = None,
+            on_phase: Callable[[str], None] | None = None) -> EmergenceForecaster:
         """Fit to a validated eval table (final checkpoints of the configured tasks are used).
 
         ``margins``: optional per-example margin summaries (``forecast.adapters.margins_summary``)
-        that inform each task's threshold and spread.
+        that inform each task's threshold and spread. ``should_stop``: polled while compiling and
+        sampling; True aborts the sampler and raises ``models.sampling.FitCancelled``. ``on_phase``: told
+        "compiling", then "sampling".
         """
         from models.emergence_model import build_model  # PyMC: imported only when fitting
         from models.sampling import diagnose, sample
@@ -59,7 +64,8 @@ class EmergenceForecaster:
         self.margins = margins
         self.design = design_for(table, cfg, margins)
         _check_enough_data(self.design)
-        idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress)
+        idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress,
+                                             should_stop=should_stop, on_phase=on_phase)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         self.diagnostics = diagnose(self.idata, compile_s, sampling_s)
         return self

@@ -1,9 +1,17 @@
-"""Sampling (nutpie by default, PyMC's NUTS as fallback) and convergence diagnostics."""
+"""Sampling (nutpie by default, PyMC's NUTS as fallback) and convergence diagnostics.
+
+Stopping a fit: `sample(..., should_stop=callable)` polls `should_stop()` while it works (before and
+after compiling, then every `STOP_POLL_SECONDS` while nutpie samples in the background, or after
+every draw of PyMC's NUTS) and, once it returns True, aborts the sampler and raises `FitCancelled`.
+Compilation itself (numba / PyTensor) cannot be interrupted: a stop requested then takes effect
+as soon as it ends. `on_phase(name)`, if given, is told "compiling" and then "sampling".
+"""
 from __future__ import annotations
 
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +25,21 @@ if TYPE_CHECKING:  # PyMC is imported only when sampling, so loading a saved fit
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400.0
+STOP_POLL_SECONDS = 0.1
+"""How often `should_stop` is asked while nutpie samples."""
+
+
+class FitCancelled(RuntimeError):
+    """The fit was stopped on request (`should_stop` returned True); the sampler was aborted."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"the fit was cancelled on request ({stage}); no posterior was kept")
+        self.stage = stage
+
+
+def _check_stop(should_stop: Callable[[], bool] | None, stage: str) -> None:
+    if should_stop is not None and should_stop():
+        raise FitCancelled(stage)
 
 
 @dataclass
@@ -38,34 +61,64 @@ class Diagnostics:
         return asdict(self)
 
 
-def sample(model: pm.Model, config: FitConfig, progress: bool = True) -> tuple[az.InferenceData, float, float]:
-    """Draw from the posterior of ``model``. Returns (idata, compile seconds, sampling seconds)."""
+def sample(model: pm.Model, config: FitConfig, progress: bool = True, should_stop: Callable[[], bool] | None = None,
+           on_phase: Callable[[str], None] | None = None) -> tuple[az.InferenceData, float, float]:
+    """Draw from the posterior of ``model``. Returns (idata, compile seconds, sampling seconds).
+
+    ``should_stop``: polled while compiling and sampling; when it returns True the sampler is aborted
+    and :class:`FitCancelled` is raised. ``on_phase``: called with "compiling", then "sampling"."""
     import pymc as pm
 
+    _check_stop(should_stop, "before compiling")
+    phase = on_phase or (lambda name: None)
     cores = max(1, min(config.chains, os.cpu_count() or 1))
     if config.sampler == "nutpie":
-        return _sample_nutpie(model, config, cores, progress)
+        return _sample_nutpie(model, config, cores, progress, should_stop, phase)
+
+    def stop_between_draws(trace, draw) -> None:  # PyMC calls this after every draw; raising aborts its samplers
+        _check_stop(should_stop, "while sampling")
+
+    phase("sampling")  # PyMC compiles inside pm.sample
     start = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         idata = pm.sample(
             draws=config.draws, tune=config.tune, chains=config.chains, cores=cores, random_seed=config.seed,
             target_accept=config.target_accept, progressbar=progress, compute_convergence_checks=False,
+            callback=stop_between_draws if should_stop is not None else None,
         )
     return idata, 0.0, time.perf_counter() - start
 
 
-def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: bool) -> tuple[az.InferenceData, float, float]:
+def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: bool,
+                   should_stop: Callable[[], bool] | None, phase: Callable[[str], None]) -> tuple[az.InferenceData, float, float]:
     import nutpie
 
+    phase("compiling")
     start = time.perf_counter()
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     compiled_at = time.perf_counter()
-    idata = nutpie.sample(
-        compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores, seed=config.seed,
-        target_accept=config.target_accept, progress_bar=progress, save_warmup=False,
-        low_rank_modified_mass_matrix=True,
-    )
+    _check_stop(should_stop, "after compiling")
+    phase("sampling")
+    options = dict(draws=config.draws, tune=config.tune, chains=config.chains, cores=cores, seed=config.seed,
+                   target_accept=config.target_accept, progress_bar=progress, save_warmup=False,
+                   low_rank_modified_mass_matrix=True)
+    if should_stop is None:
+        return nutpie.sample(compiled, **options), compiled_at - start, time.perf_counter() - compiled_at
+    # Chains run in nutpie's own threads. In nutpie 0.16, `wait(timeout=...)` raises TimeoutError while
+    # the chains are still running (leaving them running) and returns the trace once they finish.
+    sampler = nutpie.sample(compiled, blocking=False, **options)
+    try:
+        while True:
+            try:
+                idata = sampler.wait(timeout=STOP_POLL_SECONDS)
+                break
+            except TimeoutError:
+                if should_stop():
+                    raise FitCancelled("while sampling") from None
+    except BaseException:
+        sampler.cancel()  # abort the chains and discard their draws
+        raise
     return idata, compiled_at - start, time.perf_counter() - compiled_at
 
 

@@ -41,7 +41,7 @@ async def get_fit(db_session: AsyncSession, participant: Participant, fit_id: st
 
 @post("/v1/fits/{fit_id:str}/cancel", status_code=200, tags=["fits"])
 async def cancel_fit(request: Request, db_session: AsyncSession, participant: Participant, fit_id: str) -> FitOut:
-    """Cancel a queued fit now, or a running one at the worker's next heartbeat."""
+    """Cancel a queued fit now, or a running one within about a second (its worker aborts the sampler)."""
     return await service.cancel_fit(db_session, participant, fit_id, request.app.state.fit_queue)
 
 

@@ -147,8 +147,8 @@ async def list_fits(session: AsyncSession, viewer: Participant, state: str | Non
 
 
 async def cancel_fit(session: AsyncSession, caller: Participant, fit_id: str, queue: FitQueue | None = None) -> FitOut:
-    """Queued: cancelled at once (with its queue job). Running: the worker stops it at its next
-    heartbeat. Else 409."""
+    """Queued: cancelled at once (with its queue job). Running: the worker reads the flag within about
+    a second, marks it cancelled and aborts its sampler. Else 409."""
     queue = queue or TableQueue()
     async with queue.session(session) as writer:
         async with transaction(writer):
