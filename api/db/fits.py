@@ -84,3 +84,16 @@ class FitJob(Base):
         Index("ix_fit_jobs_state_created", "state", "created_at"),
         Index("ix_fit_jobs_options_key", "options_key"),
     )
+
+
+class BotNote(Base):
+    """What the model bot last did about a linked question: `status` forecast | abstained, with the
+    reason in plain words (which fit and scale it used, or why it could not forecast)."""
+
+    __tablename__ = "bot_notes"
+
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    fit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -54,6 +54,8 @@ class Question(Base):
     link_task: Mapped[str | None] = mapped_column(String(200), nullable=True)
     link_metric: Mapped[str | None] = mapped_column(String(100), nullable=True)
     link_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    link_params: Mapped[float | None] = mapped_column(Float, nullable=True)  # the linked model's announced scale
+    link_tokens: Mapped[float | None] = mapped_column(Float, nullable=True)
     outcome: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -3,9 +3,13 @@
 Runs in the worker process (never in a request). Every tick it looks for open questions (open, opened,
 not closed) linked to an eval result (family, model, task, metric) that the bot has not answered yet,
 and a done fit whose dataset has that family, whose tasks include the linked task and whose success
-metrics include the linked metric. The target's scale (params, tokens) comes from the fit request's
-`targets` (public announcements) or from the fit's dataset rows for that model; without one the bot
-abstains. It forecasts through `submit_prediction`, the same code path and rules as any participant:
+metrics include the linked metric. The target's scale (params, tokens) comes, first found, from the
+question's link (`link.params`/`link.tokens`: the linked model's announced scale), the fit request's
+`targets` (public announcements), or the fit's dataset rows for that model. A sealed result's rows
+are never read: they stay blind until revealed. Without a scale (or without a covering fit) the bot
+abstains, and what it did, or why it could not, is recorded per question in `bot_notes` (plain
+words; `GET /v1/questions/{id}/bot`). It forecasts through `submit_prediction`, the same code path
+and rules as any participant:
 
 - binary (success >= threshold): P = share of posterior predictive draws at or above the threshold,
   clipped to [0.001, 0.999];
@@ -26,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import hash_api_key, new_api_key
 from api.db import transaction, utcnow
-from api.db.fits import Dataset, FitJob
+from api.db.fits import BotNote, Dataset, FitJob
 from api.db.models import Participant, Prediction, Question
 from api.domain.datasets.service import read_content
 from api.domain.fits.posterior import load_forecaster
@@ -67,16 +71,27 @@ async def _pending_questions(session: AsyncSession, bot: Participant) -> list[Qu
     return list((await session.execute(statement)).scalars())
 
 
-def _target_scale(question: Question, job: FitJob, dataset: Dataset) -> tuple[float, float] | None:
+Scale = tuple[float, float, str]
+"""(params, tokens, where they came from)."""
+
+
+def _link_scale(question: Question) -> Scale | None:
+    if question.link_params is not None and question.link_tokens is not None:
+        return float(question.link_params), float(question.link_tokens), "the question's link"
+    return None
+
+
+def _target_scale(question: Question, job: FitJob, dataset: Dataset) -> Scale | None:
     for target in job.options.get("targets") or []:
         if target["model"] == question.link_model:
-            return float(target["params"]), float(target["tokens"])
+            return float(target["params"]), float(target["tokens"]), f"the targets of fit {job.id}"
     if question.link_model in dataset.models:
         rows = read_content(dataset.content)
         rows = rows[rows["model"].astype(str) == question.link_model]
-        params, tokens = pd.to_numeric(rows["params"], errors="coerce"), pd.to_numeric(rows.get("tokens"), errors="coerce")
+        params = pd.to_numeric(rows["params"], errors="coerce")
+        tokens = pd.to_numeric(rows["tokens"], errors="coerce") if "tokens" in rows else None
         if params.notna().any() and tokens is not None and tokens.notna().any():
-            return float(params.dropna().iloc[0]), float(tokens.dropna().iloc[0])
+            return float(params.dropna().iloc[0]), float(tokens.dropna().iloc[0]), f"dataset {dataset.id}"
     return None
 
 
@@ -87,14 +102,44 @@ def _fit_covers(question: Question, job: FitJob, dataset: Dataset) -> bool:
             and question.link_task in tasks and question.link_metric in job.options.get("success_metric", []))
 
 
-async def _fit_for(session: AsyncSession, question: Question) -> tuple[FitJob, Dataset, tuple[float, float]] | None:
-    """The newest done fit covering the question's link, with the target's scale; None if none."""
+async def _fit_for(session: AsyncSession, question: Question) -> tuple[FitJob, Dataset, Scale] | str:
+    """The newest done fit covering the question's link, with the target's scale; else why not."""
     rows = (await session.execute(select(FitJob, Dataset).join(Dataset, Dataset.id == FitJob.dataset_id)
                                   .where(FitJob.state == "done").order_by(FitJob.finished_at.desc()))).all()
-    for job, dataset in rows:
-        if _fit_covers(question, job, dataset) and (scale := _target_scale(question, job, dataset)) is not None:
+    covering = [(job, dataset) for job, dataset in rows if _fit_covers(question, job, dataset)]
+    if not covering:
+        return (f"no finished fit covers family {question.link_family!r}, task {question.link_task!r} and "
+                f"success metric {question.link_metric!r}")
+    for job, dataset in covering:
+        scale = _link_scale(question) or _target_scale(question, job, dataset)
+        if scale is not None:
             return job, dataset, scale
-    return None
+    return (f"the scale of model {question.link_model!r} is unknown, so there is nothing to extrapolate to: "
+            f"give link.params and link.tokens on the question, list the model in a fit request's targets, "
+            f"or include its rows in the fitted dataset ({len(covering)} finished fit(s) cover the question)")
+
+
+async def _note(session: AsyncSession, question_id: str, status: str, reason: str, fit_id: str | None = None) -> None:
+    """Record what the bot did about a question (written only when it changed)."""
+    async with transaction(session):
+        note = await session.get(BotNote, question_id)
+        if note is None:
+            session.add(BotNote(question_id=question_id, status=status, reason=reason, fit_id=fit_id, updated_at=utcnow()))
+        elif (note.status, note.reason, note.fit_id) != (status, reason, fit_id):
+            note.status, note.reason, note.fit_id, note.updated_at = status, reason, fit_id, utcnow()
+
+
+async def bot_note(session: AsyncSession, question: Question) -> dict[str, Any]:
+    """The bot's note on `question` (status forecast | abstained | none, reason, fit_id, updated_at)."""
+    note = await session.get(BotNote, question.id)
+    if note is not None:
+        return {"question_id": question.id, "status": note.status, "reason": note.reason, "fit_id": note.fit_id,
+                "updated_at": note.updated_at}
+    if question.link_family is None:
+        reason = "the question is not linked to an eval result, so the model bot does not forecast it"
+    else:
+        reason = "the model bot has not looked at this question yet (it looks at open, linked questions every poll)"
+    return {"question_id": question.id, "status": "none", "reason": reason, "fit_id": None, "updated_at": None}
 
 
 def forecast_body(forecaster: Any, question: Question, params: float, tokens: float, seed: int) -> dict[str, Any]:
@@ -124,19 +169,29 @@ async def bot_tick(session: AsyncSession, settings: Settings | None = None) -> l
     answered = []
     for question in await _pending_questions(session, bot):
         found = await _fit_for(session, question)
-        if found is None:
+        if isinstance(found, str):
+            await _note(session, question.id, "abstained", found)
             continue
-        job, _, (params, tokens) = found
-        forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
-        if question.link_task not in forecaster.design.tasks:
+        job, _, (params, tokens, source) = found
+        try:
+            forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
+            if question.link_task not in forecaster.design.tasks:
+                raise ValueError(f"task {question.link_task!r} is not in the posterior of fit {job.id}")
+            body = await asyncio.to_thread(forecast_body, forecaster, question, params, tokens,
+                                           int(job.options.get("seed", 0)))
+        except Exception as error:  # a broken or missing posterior: abstain with the reason, try again next tick
+            await _note(session, question.id, "abstained", f"fit {job.id} could not forecast: {error}", job.id)
+            log.warning("bot could not forecast question %s from fit %s: %s", question.id, job.id, error)
             continue
-        body = await asyncio.to_thread(forecast_body, forecaster, question, params, tokens, int(job.options.get("seed", 0)))
         try:
             status, _, _ = await submit_prediction(session, bot, question.id, PredictionSubmit(**body),
                                                    idempotency_key=f"bot-{question.id}-{job.id}")
         except ApiError as error:  # e.g. the question closed meanwhile: same rules as for anyone
+            await _note(session, question.id, "abstained", f"its forecast was refused: {error.message}", job.id)
             log.info("bot forecast on question %s refused: %s", question.id, error.message)
             continue
+        await _note(session, question.id, "forecast", f"forecast from fit {job.id} for {question.link_model} at "
+                    f"{params:.3g} parameters and {tokens:.3g} training tokens (scale from {source})", job.id)
         log.info("bot forecast on question %s from fit %s: %s (%s)", question.id, job.id, body, status)
         answered.append(question.id)
     return answered

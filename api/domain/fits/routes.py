@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
 from api.domain.fits import service
-from api.domain.fits.schemas import EmergenceOut, FitCreate, FitOut, PredictionRow, PredictMany, PredictTarget
+from api.domain.fits.schemas import (BotNoteOut, EmergenceOut, FitCreate, FitOut, PredictionRow, PredictMany,
+                                     PredictTarget)
 from api.errors import ApiError
 
 Level = Annotated[float | None, Parameter(gt=0, lt=1)]
@@ -83,4 +84,15 @@ async def plot(db_session: AsyncSession, participant: Participant, fit_id: str, 
     return Response(content, media_type=PLOT_MEDIA[name])
 
 
-ROUTES = [request_fit, list_fits, get_fit, cancel_fit, download_idata, emergence, predict_one, predict_many, plot]
+@get("/v1/questions/{question_id:str}/bot", tags=["fits"])
+async def bot_note(db_session: AsyncSession, participant: Participant, question_id: str) -> BotNoteOut:
+    """What the model bot did about this question: `forecast` (from which fit, at which scale),
+    `abstained` (why, in plain words) or `none` (not looked at, or not linked)."""
+    from api.domain.fits.bot import bot_note as note
+    from api.domain.questions.service import load_question
+
+    return BotNoteOut(**await note(db_session, await load_question(db_session, question_id, participant)))
+
+
+ROUTES = [request_fit, list_fits, get_fit, cancel_fit, download_idata, emergence, predict_one, predict_many, plot,
+          bot_note]

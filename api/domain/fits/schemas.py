@@ -96,6 +96,16 @@ class EmergenceOut(ResponseBody):
     rows: list[EmergenceRow]
 
 
+class BotNoteOut(ResponseBody):
+    """The model bot on one question: `status` forecast | abstained | none, and why in plain words."""
+
+    question_id: str
+    status: str
+    reason: str
+    fit_id: str | None
+    updated_at: datetime | None
+
+
 class PredictTarget(RequestBody):
     """A target model: `params` and `tokens`, or `compute_flops` (= 6 params tokens)."""
 

@@ -11,13 +11,19 @@ from api.schemas import RequestBody, ResponseBody
 
 class ResultLink(RequestBody):
     """Which eval-table row resolves the question: a binary question resolves YES when
-    value >= threshold; a numeric one resolves to the value itself."""
+    value >= threshold; a numeric one resolves to the value itself.
+
+    `params` and `tokens` (optional, together): the linked model's announced scale (parameters and
+    training tokens, > 0). Public, like the rest of the question; it lets forecasters, and the model
+    bot, extrapolate to that model without knowing its result."""
 
     family: str = Field(min_length=1, max_length=100)
     model: str = Field(min_length=1, max_length=200)
     task: str = Field(min_length=1, max_length=200)
     metric: str = Field(min_length=1, max_length=100)
     threshold: float | None = None
+    params: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    tokens: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class QuestionCreate(RequestBody):
@@ -56,6 +62,8 @@ class ResultLinkOut(ResponseBody):
     task: str
     metric: str
     threshold: float | None
+    params: float | None = None
+    tokens: float | None = None
 
 
 class QuestionOut(ResponseBody):

@@ -57,10 +57,14 @@ def _check_definition(q: Question) -> None:
                 raise ApiError(422, f"binary questions have no {name}", name)
         if q.link_family is not None and q.link_threshold is None:
             raise ApiError(422, "a binary question linked to a result needs link.threshold", "link.threshold")
+    if (q.link_params is None) != (q.link_tokens is None):
+        missing = "tokens" if q.link_tokens is None else "params"
+        raise ApiError(422, "give the linked model's scale as both link.params and link.tokens, or neither",
+                       f"link.{missing}")
 
 
 def _apply_link(question: Question, link: object | None) -> None:
-    for name in ("family", "model", "task", "metric", "threshold"):
+    for name in ("family", "model", "task", "metric", "threshold", "params", "tokens"):
         setattr(question, f"link_{name}", getattr(link, name) if link is not None else None)
 
 
@@ -80,7 +84,8 @@ def to_out(question: Question, n_forecasters: int, now: datetime | None = None) 
     link = None
     if question.link_family is not None:
         link = ResultLinkOut(family=question.link_family, model=question.link_model or "", task=question.link_task or "",
-                             metric=question.link_metric or "", threshold=question.link_threshold)
+                             metric=question.link_metric or "", threshold=question.link_threshold,
+                             params=question.link_params, tokens=question.link_tokens)
     resolved = question.state == "resolved"
     return QuestionOut(
         id=question.id, kind=question.kind, title=question.title, description=question.description,
