@@ -31,13 +31,18 @@ def serve(
 
     worker = None
     if with_worker:  # started after the API's migrations would race; the worker migrates too (idempotent)
+        import signal
+
+        # uvicorn re-raises the SIGTERM it shut down on with the handler found at start: make that one
+        # exit through `finally` (stopping the worker) instead of killing this process on the spot
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         worker = subprocess.Popen([sys.executable, "-m", "api.worker"])
         typer.echo(f"turnsignal: fit worker started (pid {worker.pid})", err=True)
     typer.echo(f"turnsignal: serving on http://{host}:{port} (OpenAPI at /schema)", err=True)
     try:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
     finally:
-        if worker is not None:  # Ctrl-C stops both
+        if worker is not None:  # Ctrl-C or SIGTERM stops both
             worker.terminate()
             try:
                 worker.wait(timeout=10)

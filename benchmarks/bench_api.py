@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import numpy as np
 from pydantic import BaseModel
+
+from api.devserver import SERVE, running_server
 
 TITLE = "REST service: throughput/latency at 32 concurrent clients; scoring 100k predictions"
 CONCURRENCY = 32
@@ -46,41 +45,6 @@ def bare_app() -> Any:
         return {"probability": data.probability}
 
     return Litestar([validate])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
-@contextmanager
-def _server(args: list[str], env: dict[str, str], ready_path: str) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, *args, "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base + ready_path, process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 async def _load(base: str, make_request: Any, n_requests: int = REQUESTS) -> dict[str, float]:
@@ -109,9 +73,8 @@ async def _load(base: str, make_request: Any, n_requests: int = REQUESTS) -> dic
 
 
 def _bare_row() -> dict[str, Any]:
-    env = dict(os.environ)
-    args = ["-m", "uvicorn", "benchmarks.bench_api:bare_app", "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
-    with _server(args, env, "/schema/openapi.json") as base:
+    args = ("uvicorn", "benchmarks.bench_api:bare_app", "--factory", "--log-level", "warning")
+    with running_server(args=args) as base:
         stats = asyncio.run(_load(base, lambda http, w, i: http.post("/validate", json={"probability": 0.5})))
     return {"case": "bare Litestar: validate a body", "database": "-", **stats}
 
@@ -135,7 +98,7 @@ def _service_rows(database: str, url: str, schema: str | None) -> list[dict[str,
     admin_key = subprocess.run([sys.executable, "-m", "api.cli", "admin", "create-participant", "--handle", "benchadmin",
                                 "--display-name", "Bench", "--role", "admin"], env=env, check=True,
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    with _server(["-m", "api.cli", "serve"], env, "/schema/openapi.json") as base:
+    with running_server(env, args=SERVE) as base:
         question_id, keys = asyncio.run(_setup_service(base, admin_key))
         headers = [{"Authorization": f"Bearer {k}"} for k in keys]
 

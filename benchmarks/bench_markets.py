@@ -1,8 +1,8 @@
 """Trades/s on one LMSR market at 32 concurrent clients against a real server process (issue 4).
 
-A uvicorn subprocess serves the app on a free 127.0.0.1 port, on a fresh SQLite file and (when
-TURNSIGNAL_TEST_POSTGRES_URL is set or PostgreSQL answers on 127.0.0.1:5432) a fresh PostgreSQL
-schema. Each client registers, then buys small amounts of random outcomes with a `max_cost` bound,
+A uvicorn subprocess (api.devserver.running_server) serves the app on a free 127.0.0.1 port, on a
+fresh SQLite file and (when TURNSIGNAL_TEST_POSTGRES_URL is set or PostgreSQL answers on 127.0.0.1:5432)
+a fresh PostgreSQL schema. Each client registers, then buys small amounts of random outcomes with a `max_cost` bound,
 each trade with its own Idempotency-Key. Bounded: a fixed number of trades per client.
 
 `running_server` and `contend` are reused by tests/api/test_money_concurrency.py.
@@ -14,31 +14,22 @@ import contextlib
 import os
 import random
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from api.devserver import running_server as serve
 from benchmarks.bench_api import execute_admin_sql
 
 TITLE = "LMSR market trades/s, 32 concurrent clients, real server (SQLite and PostgreSQL)"
-ROOT = Path(__file__).resolve().parents[1]
 MICRO = 1_000_000
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_url() -> str | None:
@@ -82,34 +73,17 @@ async def running_server(database: str) -> AsyncIterator[Server]:
         env["TURNSIGNAL_DB_POOL_SIZE"] = "20"
     env["TURNSIGNAL_DATABASE_URL"] = url
     settings = Settings(database_url=url, database_schema=schema)
-    proc = None
     try:
         key = await create_participant_with_migrations("root", "Root", "admin", False, settings)
-        port = _free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/srv_err.log", "w") if os.environ.get("TS_DEBUG") else subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(1200):  # up to ~2 min: start-up is slow on a loaded 2-core machine
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/v1/me")).status_code == 401:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("server did not start")
-        yield Server(base, key, settings)
+        args = ("uvicorn", "--factory", "api.app:create_app", "--log-level", "warning", "--no-access-log")
+        # start and stop in a thread (start-up takes up to 2 min on a loaded 2-core machine): this loop stays free
+        server = serve(env, args=args, timeout=120.0)
+        base = await asyncio.to_thread(server.__enter__)
+        try:
+            yield Server(base, key, settings)
+        finally:
+            await asyncio.to_thread(server.__exit__, None, None, None)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         if schema is not None:
             await execute_admin_sql(url, f'DROP SCHEMA "{schema}" CASCADE')
         tmp.cleanup()

@@ -23,21 +23,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pandas as pd
 
 from api.client import Client
+from api.devserver import SERVE, running_server
 
 DATA = Path(__file__).resolve().parent / "data" / "olmo_ladder.csv"
 FAMILY = "OLMo-2 (peteish) ladder"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -50,21 +42,9 @@ def own_server() -> Iterator[tuple[str, str]]:
             [sys.executable, "-m", "api.cli", "admin", "create-participant", "--handle", "admin",
              "--display-name", "Admin", "--role", "admin"], env=env, check=True, capture_output=True, text=True,
         ).stdout.strip()
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--with-worker"],
-                                  env=env)
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    httpx.get(base_url + "/schema/openapi.json", timeout=1.0)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        # the server's and worker's logs go to this terminal; stopping serve stops its worker too
+        with running_server(env, args=(*SERVE, "--with-worker"), quiet=False) as base_url:
             yield base_url, admin_key
-        finally:
-            server.terminate()  # serve stops its worker too
-            server.wait(timeout=20)
 
 
 def run(base_url: str, admin_key: str, held_back: str, draws: int) -> None:

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from collections.abc import Iterator
-
-import httpx
 
 from api.client import ApiError, Client
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from api.devserver import running_server
 
 
 @contextmanager
@@ -41,21 +32,8 @@ def own_server() -> Iterator[tuple[str, str]]:
             [sys.executable, "-m", "api.cli", "admin", "create-participant", "--handle", "admin",
              "--display-name", "Admin", "--role", "admin"], env=env, check=True, capture_output=True, text=True,
         ).stdout.strip().splitlines()[-1]
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-                                  stderr=subprocess.DEVNULL)
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base_url}/schema/openapi.json", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
+        with running_server(env) as base_url:
             yield base_url, admin_key
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def run(base_url: str, admin_key: str) -> None:
