@@ -5,6 +5,11 @@ the smooth rows have ``task == "*"`` (a model-level metric such as validation lo
 values are transformed (log for perplexities), oriented so lower is better, and standardised with
 the training data's mean and standard deviation; the transform is stored so predictions map back to
 the metric's own units.
+
+Several families (model lineages, e.g. two labs' ladders) in one fit: each (family, task) is its
+own task named ``"family/task"`` with its own smooth series (families differ in data and
+tokenizer), while ``base_tasks``/``task_base`` and ``families``/``task_family`` tell the model which
+tasks share a benchmark and which share a family, so the link can be pooled across both.
 """
 from __future__ import annotations
 
@@ -61,8 +66,30 @@ class Design:
     margin_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) nats
     margin_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) nats, across examples
     margin_n: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N_g,) examples
+    # Families (model lineages). With one family a task is its name; with several, each (family, task)
+    # is its own task ``"family/task"`` whose link shares the base task's parameters plus family shifts.
+    families: list[str] = field(default_factory=list)  # (F,)
+    task_family: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (T,) index into families
+    base_tasks: list[str] = field(default_factory=list)  # (B,) task names without the family
+    task_base: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (T,) index into base_tasks
+    shared_series: bool = False  # the smooth metric is model-level (task "*"): one series per family
     data_hash: str = ""
     notes: list[str] = field(default_factory=list)
+
+    def task_key(self, task: str, family: str | None = None) -> str:
+        """The fitted task a (family, task) pair belongs to: ``task`` with one family, else
+        ``"family/task"`` (a composite name is accepted as it is). ValueError if not fitted."""
+        if family is not None and self.families and family not in self.families:
+            raise ValueError(f"family {family!r} is not in this fit; fitted families: {self.families}")
+        if task in self.tasks:
+            return task
+        key = f"{family}/{task}" if family is not None else task
+        if key in self.tasks:
+            return key
+        if family is None and len(self.families) > 1:
+            raise ValueError(f"task {task!r} is fitted for several families {self.families}: name one "
+                             f"(a 'family' column, or 'family/task'); fitted tasks: {self.tasks}")
+        raise ValueError(f"task {key!r} is not in this fit; fitted tasks: {self.tasks}")
 
     def standardise(self, raw: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
         """Raw smooth-metric values -> standardised, lower-is-better values."""
@@ -80,7 +107,8 @@ class Design:
         """The design's structure (no observations) as JSON-able data, stored with every fit."""
         keep = ("smooth_metric", "success_metric", "tasks", "series", "task_series", "chance", "steps",
                 "series_center", "series_scale", "series_sign", "log_transform", "x0", "n0", "d0",
-                "tokens_per_param", "models", "x", "log10_params", "log10_tokens", "emerged", "data_hash")
+                "tokens_per_param", "models", "x", "log10_params", "log10_tokens", "emerged", "families",
+                "task_family", "base_tasks", "task_base", "shared_series", "data_hash")
         out = {k: v for k, v in asdict(self).items() if k in keep}
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
 
@@ -187,6 +215,10 @@ def build_design(
     checkpoints (``link_checkpoints="all"``) become extra link rows, flagged ``success_is_checkpoint``.
     """
     selected = select_rows(table, smooth_metric, success_metric, tasks, families, link_checkpoints, checkpoints_per_run)
+    family_names = sorted(selected["family"].astype(str).unique())
+    base_of = {}
+    if len(family_names) > 1:
+        selected, base_of = _family_qualified(selected)
     final = is_final_checkpoint(selected)
     rows, checkpoint_rows = selected[final], selected[~final]
     smooth_rows = rows[rows["metric"] == smooth_metric]
@@ -203,17 +235,20 @@ def build_design(
     log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, 10**x / (6 * 10**log10_params)))
 
     task_names = sorted(success_rows["task"].unique())
-    shared = (smooth_rows["task"] == "*").any()
-    series = ["*"] if shared else task_names
-    missing_smooth = sorted(set(task_names) - set(smooth_rows["task"])) if not shared else []
+    task_family_name = dict(zip(success_rows["task"], success_rows["family"].astype(str)))
+    shared = bool((smooth_rows["task"].map(lambda t: base_of.get(t, t)) == "*").any())
+    series_of = {t: (_shared_key(task_family_name[t], base_of) if shared else t) for t in task_names}
+    series = sorted(set(series_of.values()))
+    missing_smooth = sorted(set(series) - set(smooth_rows["task"]))
     if missing_smooth:
         raise ValueError(f"tasks without smooth metric {smooth_metric!r}: {missing_smooth}")
-    task_series = np.array([0 if shared else series.index(t) for t in task_names], dtype=int)
+    task_series = np.array([series.index(series_of[t]) for t in task_names], dtype=int)
+    smooth_rows = smooth_rows[smooth_rows["task"].isin(series)]
 
     log_transform = any(f in smooth_metric.lower() for f in LOG_TRANSFORMED)
     raw_smooth = smooth_rows["value"].to_numpy(float)
     transformed = np.log(raw_smooth) if log_transform else raw_smooth
-    smooth_series_idx = np.array([series.index("*" if shared else t) for t in smooth_rows["task"]], dtype=int)
+    smooth_series_idx = np.array([series.index(t) for t in smooth_rows["task"]], dtype=int)
     higher_is_better = bool(smooth_rows["higher_is_better"].iloc[0])
     center = np.array([transformed[smooth_series_idx == k].mean() for k in range(len(series))])
     spread = np.array([transformed[smooth_series_idx == k].std() for k in range(len(series))])
@@ -249,7 +284,12 @@ def build_design(
         success_smooth=np.zeros(len(success_rows)),
         n_examples=_column_or_nan(success_rows, "n_examples"),
         data_hash=table_hash(selected),
+        families=family_names,
+        task_family=np.array([family_names.index(task_family_name[t]) for t in task_names], dtype=int),
+        shared_series=shared,
     )
+    design.base_tasks = sorted({base_of.get(t, t) for t in task_names})
+    design.task_base = np.array([design.base_tasks.index(base_of.get(t, t)) for t in task_names], dtype=int)
     design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
     _attach_link_smooth(design, smooth_rows, success_rows, shared)
     design.success_is_checkpoint = np.zeros(len(design.success_obs), dtype=bool)
@@ -257,8 +297,27 @@ def build_design(
         _attach_checkpoint_link_rows(design, checkpoint_rows, model_index, shared)
     design.emerged = task_emerged(design)
     if margins is not None and len(margins):
+        if base_of:
+            margins, _ = _family_qualified(margins)
         attach_margins(design, margins, smooth_rows)
     return design
+
+
+FAMILY_SEPARATOR = "/"
+"""Joins family and task in a multi-family fit's task names (``"family/task"``), as in model names."""
+
+
+def _family_qualified(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rows whose ``task`` is ``"family/task"``, and the map back to the plain task name."""
+    rows = rows.copy()
+    plain = rows["task"].astype(str)
+    rows["task"] = rows["family"].astype(str) + FAMILY_SEPARATOR + plain
+    return rows, dict(zip(rows["task"], plain))
+
+
+def _shared_key(family: str, base_of: dict[str, str]) -> str:
+    """The series name of a model-level smooth metric: ``"*"``, or ``"family/*"`` with several families."""
+    return f"{family}{FAMILY_SEPARATOR}*" if base_of else "*"
 
 
 EMERGED_LIFT = 0.2
@@ -289,11 +348,10 @@ def attach_margins(design: Design, margins: pd.DataFrame, smooth_rows: pd.DataFr
     missing = [c for c in MARGIN_COLUMNS if c not in margins.columns]
     if missing:
         raise ValueError(f"margins table lacks columns {missing}; expected {list(MARGIN_COLUMNS)}")
-    shared = design.series == ["*"]
+    shared = design.shared_series
     key = smooth_rows["family"].astype(str) + "|" + smooth_rows["model"].astype(str)
     smooth_by_key = dict(zip(key if shared else key + "|" + smooth_rows["task"].astype(str),
                              design.standardise(smooth_rows["value"].to_numpy(float),
-                                                np.zeros(len(smooth_rows), dtype=int) if shared else
                                                 np.array([design.series.index(t) for t in smooth_rows["task"]]))))
     rows = margins[margins["task"].isin(design.tasks) & (pd.to_numeric(margins["n"]) >= 2)]
     rows = rows[np.isfinite(pd.to_numeric(rows["margin_sd"], errors="coerce")) & (rows["margin_sd"] > 0)]

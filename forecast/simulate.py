@@ -62,12 +62,13 @@ def default_truths(n_tasks: int = 4, seed: int = 0) -> list[TaskTruth]:
 
 
 def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndarray, x0: float, seed: int = 0,
-                    trend: str = "compute") -> SimulatedLadder:
+                    trend: str = "compute", family: str = SIM_FAMILY) -> SimulatedLadder:
     """Draw smooth (``bpb``-like, lower is better) and success (``acc``) rows for every model and task.
 
     ``params``/``tokens`` are counts per model (shape (M,)); compute = 6 * params * tokens FLOPs.
     ``trend="params_tokens"`` draws the smooth metric from the two-variable form instead, centred at
-    the ladder's mean log10 params and tokens.
+    the ladder's mean log10 params and tokens. ``family`` names the ladder (simulate two and
+    concatenate their tables for a multi-family fit).
     """
     rng = np.random.default_rng(seed)
     x = np.log10(6.0 * params * tokens)
@@ -85,7 +86,7 @@ def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndar
         mean = np.clip(mean, 1e-6, 1 - 1e-6)
         success = rng.beta(mean * truth.concentration, (1 - mean) * truth.concentration)
         for m in range(len(x)):
-            base = {"family": SIM_FAMILY, "model": f"m{m}", "params": float(params[m]), "tokens": float(tokens[m]),
+            base = {"family": family, "model": f"m{m}", "params": float(params[m]), "tokens": float(tokens[m]),
                     "task": truth.name}
             rows.append(base | {"metric": "bpb", "value": float(smooth[m]), "chance": np.nan})
             rows.append(base | {"metric": "acc", "value": float(success[m]), "chance": truth.chance})

@@ -428,8 +428,10 @@ def run_backtest(
                          train_max_params if train_max_params is not None else train_max_flops).label
     trained_tasks = sorted(set(training_rows.loc[training_rows["metric"] != config.smooth_metric, "task"]))
     targets = heldout_targets(heldout_rows, config.smooth_metric, trained_tasks)
-    _check_split(training_rows, targets)
     notes = _untrained_task_notes(heldout_rows, config.smooth_metric, trained_tasks)
+    targets, family_notes = _drop_untrained_families(targets, training_rows)
+    notes.extend(family_notes)
+    _check_split(training_rows, targets)
     ratios = extrapolation_ratios(targets, training_rows)
     context = _Context(training_rows, targets, config, n_boot, progress)
     scored, diagnostics = [], {}
@@ -453,6 +455,18 @@ def run_backtest(
         diagnostics=diagnostics, notes=notes, label=label, reach=float(np.max(ratios)),
         stacking_weights=weights,
     )
+
+
+def _drop_untrained_families(targets: pd.DataFrame, training_rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Held-out results of families with no training run cannot be forecast (a family's curve and
+    link shifts come from its own runs): they are left out, with a note."""
+    trained = set(training_rows["family"].astype(str))
+    keep = targets["family"].astype(str).isin(trained)
+    if keep.all():
+        return targets, []
+    missing = sorted(set(targets.loc[~keep, "family"].astype(str)))
+    return targets[keep].reset_index(drop=True), [
+        f"{int((~keep).sum())} held-out results of families with no training run ({', '.join(missing)}) are not scored"]
 
 
 def run_backtest_suite(

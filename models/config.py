@@ -37,6 +37,11 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     "log_spread_sd": {"dist": "HalfNormal", "sigma": 0.5},
     "logit_gap_mu": {"dist": "Normal", "mu": -2.5, "sigma": 1.0},
     "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.5},
+    # Several families in one fit: how far a family's threshold and log spread may shift from the
+    # benchmark's pooled value (standardised smooth units; each family's series is standardised apart).
+    # Zero-sum across families (base task = the families' average).
+    "threshold_family_shift": {"dist": "ZeroSumNormal", "sigma": 1.0},
+    "log_spread_family_shift": {"dist": "ZeroSumNormal", "sigma": 0.5},
     # Per-example margins (only with lm-eval per-sample data): mean margin = k * (threshold - s) + offset
     # and margin sd = k * spread, in nats; k is nats per standardised smooth unit.
     "log_margin_scale": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
@@ -48,6 +53,29 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     "log_concentration_mu": {"dist": "Normal", "mu": float(np.log(300.0)), "sigma": 1.5},
     "log_concentration_sd": {"dist": "HalfNormal", "sigma": 0.5},
 }
+
+PRIOR_DISTRIBUTIONS: dict[str, dict[str, bool]] = {
+    "Normal": {"mu": False, "sigma": True},
+    "HalfNormal": {"sigma": True},
+    "StudentT": {"nu": True, "mu": False, "sigma": True},
+    "HalfStudentT": {"nu": True, "sigma": True},
+    "Cauchy": {"alpha": False, "beta": True},
+    "HalfCauchy": {"beta": True},
+    "LogNormal": {"mu": False, "sigma": True},
+    "Laplace": {"mu": False, "b": True},
+    "Gamma": {"alpha": True, "beta": True},
+    "Exponential": {"lam": True},
+    "Beta": {"alpha": True, "beta": True},
+    "TruncatedNormal": {"mu": False, "sigma": True, "lower": False, "upper": False},
+    "Uniform": {"lower": False, "upper": False},
+    "ZeroSumNormal": {"sigma": True},
+}
+"""PyMC distributions a prior may use: their parameter names, each True when it must be > 0.
+``ZeroSumNormal`` only for the per-family shifts (``*_family_shift``), which are vectors over families."""
+
+POSITIVE_DISTRIBUTIONS = frozenset({"HalfNormal", "HalfStudentT", "HalfCauchy", "LogNormal", "Gamma", "Exponential",
+                                    "Beta"})
+"""Distributions with positive support, required for scale priors (``*_sd``, ``smooth_noise``, the checkpoint ratio)."""
 
 SMOOTH_NOISE_DOF = 4.0
 """Student-t degrees of freedom of the smooth metric's noise around its trend (robust to outliers)."""
@@ -83,8 +111,7 @@ class FitConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown prior names {unknown}; known: {sorted(DEFAULT_PRIORS)}")
         for name, spec in priors.items():
-            if "dist" not in spec:
-                raise ValueError(f"prior {name!r} needs a 'dist' key")
+            _check_prior(name, spec)
         return priors
 
     def resolved_priors(self) -> dict[str, dict[str, Any]]:
@@ -97,3 +124,25 @@ class FitConfig(BaseModel):
                 "checkpoints_per_run")
         data = {k: getattr(self, k) for k in keys} | {"priors": self.resolved_priors()}
         return json.dumps(data, sort_keys=True)
+
+
+def _check_prior(name: str, spec: dict[str, Any]) -> None:
+    """ValueError unless ``spec`` is a known distribution with known, finite (and where needed > 0) parameters."""
+    dist = spec.get("dist")
+    if dist not in PRIOR_DISTRIBUTIONS:
+        raise ValueError(f"prior {name!r} needs 'dist' set to one of {sorted(PRIOR_DISTRIBUTIONS)}, got {dist!r}")
+    if (dist == "ZeroSumNormal") != name.endswith("_family_shift"):
+        raise ValueError(f"prior {name!r}: ZeroSumNormal is for the *_family_shift priors and they need it")
+    if (name.endswith("_sd") or name in ("smooth_noise", "checkpoint_concentration_ratio")) \
+            and dist not in POSITIVE_DISTRIBUTIONS:
+        raise ValueError(f"prior {name!r} is a scale (> 0): use one of {sorted(POSITIVE_DISTRIBUTIONS)}, not {dist}")
+    allowed = PRIOR_DISTRIBUTIONS[dist]
+    for key, value in spec.items():
+        if key == "dist":
+            continue
+        if key not in allowed:
+            raise ValueError(f"prior {name!r}: {dist} has no parameter {key!r}; it takes {sorted(allowed)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ValueError(f"prior {name!r}: parameter {key!r} must be a finite number, got {value!r}")
+        if allowed[key] and value <= 0:
+            raise ValueError(f"prior {name!r}: parameter {key!r} must be > 0, got {value!r}")

@@ -7,7 +7,9 @@ Structure (T tasks, K smooth series, M models; see ``forecast.links`` for the fo
    series; Student-t noise.
 2. Link: each task's success is ``chance + (1 - chance - gap) * Phi((threshold - s) / spread)**steps``
    evaluated at the model's observed smooth value; threshold, spread and ceiling gap partially pooled
-   across tasks, so emerged tasks inform the link of tasks still near chance.
+   across tasks, so emerged tasks inform the link of tasks still near chance. With several families
+   a task is a (family, task) pair: threshold and spread are the benchmark's pooled value plus a
+   family shift, the ceiling gap is the benchmark's (shared by families), the shape is shared.
 3. Success noise: Binomial where ``n_examples`` is known, else Beta with a per-task concentration;
    intermediate checkpoints (link rows only) get a shared extra-noise ratio on that concentration.
 
@@ -45,32 +47,56 @@ CENTRED_WHERE_EMERGED = frozenset({"threshold", "log_spread"})
 down) and non-centred for tasks still at chance (the pooled prior does): one parameterisation each."""
 
 
-def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np.ndarray | None = None) -> pt.TensorVariable:
+def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np.ndarray | None = None,
+            var_name: str | None = None) -> pt.TensorVariable:
     """A partially-pooled parameter ``name ~ Normal(name_mu, name_sd)`` over ``dims``.
 
     ``centred`` (bool per element) picks the parameterisation element by element; by default all
     elements are centred unless ``name`` is in :data:`NON_CENTRED`; groups smaller than
-    :data:`MIN_CENTRED_GROUP` are always non-centred.
+    :data:`MIN_CENTRED_GROUP` are always non-centred. A mixed group is one free vector ``z`` whose
+    centred elements are the parameter itself and whose others are standard offsets (no
+    set_subtensor in the graph: it compiles faster). ``var_name`` names the variable (default ``name``,
+    which also names the priors ``name_mu``/``name_sd``).
     """
+    var = var_name or name
     mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
     sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
     size = len(pm.modelcontext(None).coords[dims])
+    centred = np.full(size, name not in NON_CENTRED) if centred is None else np.asarray(centred, dtype=bool)
     if size < MIN_CENTRED_GROUP:
         centred = np.zeros(size, dtype=bool)
-    if centred is None:
-        if name not in NON_CENTRED:
-            return pm.Normal(name, mu=mu, sigma=sd, dims=dims)
-        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dims)
-        return pm.Deterministic(name, mu + sd * offset, dims=dims)
-    centred = np.asarray(centred, dtype=bool)
-    value = pt.zeros(len(centred))
-    if centred.any():
-        value = pt.set_subtensor(value[np.flatnonzero(centred)],
-                                 pm.Normal(f"{name}_centred", mu=mu, sigma=sd, shape=int(centred.sum())))
-    if (~centred).any():
-        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, shape=int((~centred).sum()))
-        value = pt.set_subtensor(value[np.flatnonzero(~centred)], mu + sd * offset)
-    return pm.Deterministic(name, value, dims=dims)
+    if centred.all():
+        return pm.Normal(var, mu=mu, sigma=sd, dims=dims)
+    if not centred.any():
+        offset = pm.Normal(f"{var}_offset", 0.0, 1.0, dims=dims)
+        return pm.Deterministic(var, mu + sd * offset, dims=dims)
+    z = pm.Normal(f"{var}_raw", mu=pt.where(centred, mu, 0.0), sigma=pt.where(centred, sd, 1.0), dims=dims)
+    return pm.Deterministic(var, pt.where(centred, z, mu + sd * z), dims=dims)
+
+
+def _link_parameter(name: str, design: Design, priors: dict[str, dict[str, Any]], centred: np.ndarray | None,
+                    family_shift: bool) -> pt.TensorVariable:
+    """A link parameter per task, shape (T,).
+
+    One family: pooled across tasks (:func:`_pooled`). Several families: the base task's value
+    (pooled across base tasks, dims ``base_task``, centred where the task emerged in any family)
+    plus, when ``family_shift``, the family's shift (prior ``name_family_shift``, a zero-sum normal
+    over families: with the few families a fit has, a shift scale is not learnable, and a zero sum
+    keeps base and shifts identified); without it every family shares the base task's value (the
+    ceiling: a family with no emerged task borrows it from the families where the task emerged,
+    and from the pool).
+    """
+    if len(design.families) <= 1:
+        return _pooled(name, priors, "task", centred=centred)
+    base_centred = None
+    if centred is not None:
+        base_centred = np.zeros(len(design.base_tasks), dtype=bool)
+        np.logical_or.at(base_centred, design.task_base, np.asarray(centred, dtype=bool))
+    value = _pooled(name, priors, "base_task", centred=base_centred, var_name=f"{name}_base")[design.task_base]
+    if family_shift:
+        shift = _prior(f"{name}_family_shift", priors[f"{name}_family_shift"], dims="family")
+        value = value + shift[design.task_family]
+    return pm.Deterministic(name, value, dims="task")
 
 
 def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]]) -> tuple[pt.TensorVariable, pt.TensorVariable]:
@@ -109,9 +135,11 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.Tensor
     With per-example margins in the design, they inform threshold and spread through
     :func:`margin_likelihood`.
     """
-    threshold = _pooled("threshold", priors, "task", centred=design.emerged)
-    spread = pm.Deterministic("spread", pt.exp(_pooled("log_spread", priors, "task", centred=design.emerged)), dims="task")
-    gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(_pooled("logit_gap", priors, "task")), dims="task")
+    threshold = _link_parameter("threshold", design, priors, design.emerged, family_shift=True)
+    log_spread = _link_parameter("log_spread", design, priors, design.emerged, family_shift=True)
+    spread = pm.Deterministic("spread", pt.exp(log_spread), dims="task")
+    logit_gap = _link_parameter("logit_gap", design, priors, None, family_shift=False)
+    gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(logit_gap), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
     if len(design.margin_task_idx):
         margin_likelihood(design, threshold, spread, priors)
@@ -171,7 +199,9 @@ def build_model(design: Design, config: FitConfig) -> pm.Model:
     """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig`."""
     priors = config.resolved_priors()
     coords = {"task": design.tasks, "series": design.series, "model": design.models}
-    with pm.Model(coords=coords) as model:
+    if len(design.families) > 1:
+        coords |= {"base_task": design.base_tasks, "family": design.families}
+    with pm.Model(coords=coords, check_bounds=False) as model:
         trend = smooth_trend(design, config, priors)
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
         k, m = design.smooth_series_idx, design.smooth_model_idx

@@ -23,7 +23,7 @@ from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 from models.sampling import Diagnostics
 
 MODEL_ID = "turnsignal.hierarchical_link"
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 PREDICTION_QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
 EMERGENCE_RANGE_DECADES = (2.0, 5.0)
 """The emergence search runs from 2 decades below the smallest to 5 above the largest training compute."""
@@ -269,10 +269,9 @@ def _check_enough_data(design: Design) -> None:
         raise ValueError(f"training compute spans only {spread:.2f} decades; need at least 0.3 to fit a trend")
 
 
-def _task_index(design: Design, task: str) -> int:
-    if task not in design.tasks:
-        raise ValueError(f"task {task!r} is not in this fit; fitted tasks: {design.tasks}")
-    return design.tasks.index(task)
+def _task_index(design: Design, task: str, family: str | None = None) -> int:
+    """Index of a fitted task: its name, or with several families ``"family/task"`` or (task, family)."""
+    return design.tasks.index(design.task_key(task, family))
 
 
 def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,9 +279,11 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     for column in ("task", "params"):
         if column not in targets.columns:
             raise ValueError(f"targets need a {column!r} column")
-    unknown = sorted(set(targets["task"].astype(str)) - set(design.tasks))
+    pairs = list(zip(targets["task"].astype(str), _target_families(targets)))
+    unknown = sorted({f"{t} ({f})" if f else t for t, f in pairs if _unfitted(design, t, f)})
     if unknown:
-        raise ValueError(f"targets name tasks that are not in the fit: {unknown}; fitted tasks: {design.tasks}")
+        hint = " (this fit has several families: give targets a 'family' column)" if len(design.families) > 1 else ""
+        raise ValueError(f"targets name tasks that are not in the fit: {unknown}; fitted tasks: {design.tasks}{hint}")
     params = pd.to_numeric(targets["params"], errors="coerce").to_numpy(float)
     tokens = pd.to_numeric(targets.get("tokens", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
     flops = pd.to_numeric(targets.get("compute_flops", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
@@ -291,5 +292,20 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     if bad.any():
         raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "
                          "(or compute_flops > 0)")
-    task_idx = np.array([design.tasks.index(t) for t in targets["task"].astype(str)], dtype=int)
+    task_idx = np.array([_task_index(design, t, f) for t, f in pairs], dtype=int)
     return task_idx, np.log10(params), np.log10(tokens)
+
+
+def _target_families(targets: pd.DataFrame) -> list[str | None]:
+    """Each target's family, or None where the column is absent, empty or missing."""
+    if "family" not in targets.columns:
+        return [None] * len(targets)
+    return [None if f is None or pd.isna(f) or not str(f).strip() else str(f) for f in targets["family"]]
+
+
+def _unfitted(design: Design, task: str, family: str | None) -> bool:
+    try:
+        design.task_key(task, family)
+    except ValueError:
+        return True
+    return False

@@ -355,3 +355,14 @@ def test_default_suite_on_the_real_ladders_is_the_issue_6_suite(olmo_table) -> N
     pythia = pythia_lambada(FIXTURES / "pythia_lambada.csv")
     cuts = default_cuts(pythia, FitConfig(smooth_metric="ppl", success_metric=["acc"]))
     assert [c.label for c in cuts] == ["params<=410M"]
+
+
+def test_held_out_families_without_training_runs_are_left_out_with_a_note() -> None:
+    from models.backtest import _drop_untrained_families
+    targets = pd.DataFrame({"family": ["a", "b", "b"], "model": ["m1", "m2", "m3"], "task": ["t", "t", "t"]})
+    training = pd.DataFrame({"family": ["a"], "model": ["m0"]})
+    kept, notes = _drop_untrained_families(targets, training)
+    assert list(kept["model"]) == ["m1"]
+    assert notes == ["2 held-out results of families with no training run (b) are not scored"]
+    kept, notes = _drop_untrained_families(targets, pd.DataFrame({"family": ["a", "b"]}))
+    assert len(kept) == 3 and notes == []

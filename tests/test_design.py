@@ -110,3 +110,42 @@ def test_thinning_skips_warmup_checkpoints() -> None:
 def test_bad_checkpoint_option_is_refused() -> None:
     with pytest.raises(ValueError, match="link_checkpoints"):
         build_design(_table(_ladder()), "bpb", "acc", link_checkpoints="some")
+
+
+def _two_families(smooth_task="t"):
+    rows = []
+    for family, shift in (("fa", 0.0), ("fb", 0.3)):
+        for row in _ladder(smooth_task=smooth_task, smooth_metric="val_loss" if smooth_task == "*" else "bpb"):
+            rows.append(row | {"family": family, "value": row["value"] + (shift if row["metric"] != "acc" else 0.0)})
+    return rows
+
+
+def test_one_family_keeps_plain_task_names() -> None:
+    design = build_design(_table(_ladder()), "bpb", "acc")
+    assert design.families == ["f"] and design.base_tasks == ["t"]
+    assert list(design.task_family) == [0] and list(design.task_base) == [0]
+    assert design.task_key("t") == "t" and design.task_key("t", "f") == "t"
+    with pytest.raises(ValueError, match="family 'g' is not in this fit"):
+        design.task_key("t", "g")
+
+
+def test_several_families_make_one_task_and_series_per_family() -> None:
+    design = build_design(_table(_two_families()), "bpb", "acc")
+    assert design.tasks == ["fa/t", "fb/t"] and design.series == ["fa/t", "fb/t"]
+    assert design.families == ["fa", "fb"] and list(design.task_family) == [0, 1]
+    assert design.base_tasks == ["t"] and list(design.task_base) == [0, 0]
+    # each family's series is standardised on its own rows
+    for k in range(2):
+        obs = design.smooth_obs[design.smooth_series_idx == k]
+        assert obs.mean() == pytest.approx(0.0) and obs.std() == pytest.approx(1.0)
+    assert design.task_key("t", "fb") == "fb/t" and design.task_key("fa/t") == "fa/t"
+    with pytest.raises(ValueError, match="several families"):
+        design.task_key("t")
+    with pytest.raises(ValueError, match="family 'fc' is not in this fit"):
+        design.task_key("t", "fc")
+
+
+def test_model_level_smooth_metric_is_one_series_per_family() -> None:
+    design = build_design(_table(_two_families(smooth_task="*")), "val_loss", "acc")
+    assert design.series == ["fa/*", "fb/*"] and list(design.task_series) == [0, 1]
+    assert design.shared_series and len(design.success_smooth) == 8

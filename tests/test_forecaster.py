@@ -34,8 +34,11 @@ def _interval(draws, level=0.9):
 
 
 def test_fit_converges_on_its_own_generative_process(fitted) -> None:
+    # Divergences are rare but not absent on this geometry (0-10 per 1,000 draws across seeds, with
+    # an occasional worse seed; see the README): at most 1% of draws here.
     d = fitted.diagnostics
-    assert d.rhat_max < 1.05 and d.divergences <= 5, d
+    draws = fitted.config.draws * fitted.config.chains
+    assert d.rhat_max < 1.05 and d.divergences <= 0.01 * draws, d
 
 
 def test_recovers_link_and_curvature_parameters(fitted, simulated) -> None:
@@ -120,6 +123,26 @@ def test_too_little_data_is_refused() -> None:
 def test_unknown_prior_name_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown prior"):
         FitConfig(priors={"nonsense": {"dist": "Normal", "mu": 0, "sigma": 1}})
+
+
+@pytest.mark.parametrize("name, spec, says", [
+    ("log_rate_mu", {"mu": 0}, "needs 'dist'"),
+    ("log_rate_mu", {"dist": "Gaussian"}, "needs 'dist'"),
+    ("log_rate_mu", {"dist": "Normal", "scale": 1}, "no parameter 'scale'"),
+    ("log_rate_mu", {"dist": "Normal", "sigma": 0}, "must be > 0"),
+    ("log_rate_mu", {"dist": "Normal", "mu": float("nan")}, "finite number"),
+    ("log_rate_sd", {"dist": "Normal", "sigma": 1}, "is a scale"),
+    ("log_rate_mu", {"dist": "ZeroSumNormal", "sigma": 1}, "ZeroSumNormal"),
+    ("threshold_family_shift", {"dist": "Normal", "sigma": 1}, "ZeroSumNormal"),
+])
+def test_bad_prior_specs_are_refused_before_any_fit(name, spec, says) -> None:
+    with pytest.raises(ValueError, match=says):
+        FitConfig(priors={name: spec})
+
+
+def test_default_priors_pass_their_own_validation() -> None:
+    from models.config import DEFAULT_PRIORS
+    assert FitConfig(priors=DEFAULT_PRIORS).resolved_priors() == DEFAULT_PRIORS
 
 
 def test_per_example_margins_pin_down_the_spread(fitted, simulated, tmp_path) -> None:

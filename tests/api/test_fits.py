@@ -118,6 +118,10 @@ async def test_bad_fit_requests_are_clear_4xx(client, make_participant):
     assert r.status_code in (400, 422) and r.json()["error"]["field"] == "draws"
     r = await post({**TINY, "dataset_id": ds, "priors": {"bogus": {"dist": "Normal"}}})
     assert r.status_code == 422 and "bogus" in r.text
+    for spec, says in (({"dist": "Norml", "mu": 0}, "one of"), ({"dist": "Normal", "sd": 1}, "no parameter 'sd'"),
+                       ({"dist": "Normal", "sigma": -1}, "must be > 0")):
+        r = await post({**TINY, "dataset_id": ds, "priors": {"log_rate_mu": spec}})
+        assert r.status_code == 422 and says in r.text, r.text
     tiny = small_slice(TASKS)
     tiny = tiny[tiny["model"].isin(["190M-1xC", "370M-1xC"])]
     r = await post({**TINY, "dataset_id": await dataset_id(client, alice, tiny)})

@@ -144,7 +144,8 @@ async def bot_note(session: AsyncSession, question: Question) -> dict[str, Any]:
 
 def forecast_body(forecaster: Any, question: Question, params: float, tokens: float, seed: int) -> dict[str, Any]:
     """The bot's PredictionSubmit fields for `question` from the posterior predictive (blocking)."""
-    targets = pd.DataFrame([{"model": question.link_model, "task": question.link_task, "params": params, "tokens": tokens}])
+    targets = pd.DataFrame([{"model": question.link_model, "family": question.link_family, "task": question.link_task,
+                             "params": params, "tokens": tokens}])
     success, _ = forecaster.predictive_draws(targets, seed=seed)
     draws = success[:, 0]
     if question.kind == "binary":
@@ -175,8 +176,7 @@ async def bot_tick(session: AsyncSession, settings: Settings | None = None) -> l
         job, _, (params, tokens, source) = found
         try:
             forecaster = await asyncio.to_thread(load_forecaster, job.id, job.idata_path)
-            if question.link_task not in forecaster.design.tasks:
-                raise ValueError(f"task {question.link_task!r} is not in the posterior of fit {job.id}")
+            forecaster.design.task_key(question.link_task, question.link_family)  # ValueError if not fitted
             body = await asyncio.to_thread(forecast_body, forecaster, question, params, tokens,
                                            int(job.options.get("seed", 0)))
         except Exception as error:  # a broken or missing posterior: abstain with the reason, try again next tick
