@@ -4,7 +4,8 @@ Rows:
 * the full OLMo ladder fit (13 tasks, final checkpoints, ``len_norm``/``acc`` success, default
   draws) run twice, each in a fresh Python process sharing one new compile-cache directory
   (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
-  second finds whatever the first cached. Wall time (whole fit, model build + compile + sampling),
+  second finds whatever the first cached; then the same fit with the link on every checkpoint
+  (issue 6: ``link_checkpoints="all"``, up to 8 per run) on the checkpoint table. Wall time (whole fit, model build + compile + sampling),
   compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
 * the extrapolation-matched backtests (issue 6), the default ``turnsignal backtest`` suite, one row
   per case x cut x method (hierarchical, hierarchical_stacked, B1_logistic, B2_two_step): OLMo ladder
@@ -30,6 +31,7 @@ from pathlib import Path
 TITLE = "Forecasting core: full OLMo ladder fit (cold/warm compile cache) and blind backtests"
 ROOT = Path(__file__).resolve().parents[1]
 OLMO = ROOT / "examples" / "data" / "olmo_ladder.csv"
+OLMO_CHECKPOINTS = ROOT / "examples" / "data" / "olmo_ladder_checkpoints.csv.gz"
 PYTHIA = ROOT / "examples" / "data" / "pythia_lambada.csv"
 OLMO_CUTS = (758_220_288, 371_262_464)  # the 760M and 370M ladder sizes (params): the default suite
 PYTHIA_CUTS = (410e6,)
@@ -44,13 +46,14 @@ from models.config import FitConfig
 from models.forecaster import EmergenceForecaster
 imported = time.perf_counter()
 table = read_eval_table(sys.argv[1])
-forecaster = EmergenceForecaster(FitConfig(success_metric=["len_norm", "acc"])).fit(table, progress=False)
+config = FitConfig(success_metric=["len_norm", "acc"], link_checkpoints=sys.argv[2])
+forecaster = EmergenceForecaster(config).fit(table, progress=False)
 done = time.perf_counter()
 d = forecaster.diagnostics
 print(json.dumps({"import_s": imported - start, "fit_wall_s": done - imported, "compile_s": d.compile_seconds,
                   "sampling_s": d.sampling_seconds, "ess_bulk_min": d.ess_bulk_min, "rhat_max": d.rhat_max,
                   "divergences": d.divergences, "n_tasks": len(forecaster.design.tasks),
-                  "n_models": len(forecaster.design.models)}))
+                  "n_models": len(forecaster.design.models), "n_link_rows": len(forecaster.design.success_obs)}))
 """
 
 
@@ -60,14 +63,17 @@ def full_fit_rows() -> list[dict]:
     env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}",
                         "NUMBA_CACHE_DIR": str(cache / "numba")}
     rows = []
-    for label in ("cold compile cache", "warm compile cache"):
-        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(OLMO)], cwd=ROOT, env=env,
+    runs = [("final checkpoints, cold compile cache", OLMO, "final"),
+            ("final checkpoints, warm compile cache", OLMO, "final"),
+            ("link on every checkpoint, warm compile cache", OLMO_CHECKPOINTS, "all")]
+    for label, path, link_checkpoints in runs:
+        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
         if done.returncode != 0:
             raise RuntimeError(f"full fit ({label}) failed:\n{done.stderr[-3000:]}")
         m = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append({
-            "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} models ({label})",
+            "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} runs, {m['n_link_rows']} link rows ({label})",
             "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
             "sampling_s": round(m["sampling_s"], 1),
             "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
