@@ -91,6 +91,17 @@ class Design:
                              f"(a 'family' column, or 'family/task'); fitted tasks: {self.tasks}")
         raise ValueError(f"task {key!r} is not in this fit; fitted tasks: {self.tasks}")
 
+    def content_hash(self) -> str:
+        """sha256 (hex) of every field: two designs with the same hash build the same model."""
+        digest = hashlib.sha256()
+        for name, value in sorted(vars(self).items()):
+            digest.update(name.encode())
+            if isinstance(value, np.ndarray):
+                digest.update(f"{value.dtype}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
+            else:
+                digest.update(repr(value).encode())
+        return digest.hexdigest()
+
     def standardise(self, raw: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
         """Raw smooth-metric values -> standardised, lower-is-better values."""
         values = np.log(raw) if self.log_transform else np.asarray(raw, dtype=float)

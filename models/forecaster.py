@@ -65,10 +65,14 @@ class EmergenceForecaster:
         self.design = design_for(table, cfg, margins)
         _check_enough_data(self.design)
         idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress,
-                                             should_stop=should_stop, on_phase=on_phase)
+                                             should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key())
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         self.diagnostics = diagnose(self.idata, compile_s, sampling_s)
         return self
+
+    def _model_key(self) -> str:
+        """What the PyMC model is built from: model id and version, structural config, design."""
+        return f"{MODEL_ID}/{MODEL_VERSION}/{self.config.structural_key()}/{self.design.content_hash()}"
 
     def _draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, shape (S, ...) with S = chains * draws."""
@@ -280,10 +284,12 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
         if column not in targets.columns:
             raise ValueError(f"targets need a {column!r} column")
     pairs = list(zip(targets["task"].astype(str), _target_families(targets)))
-    unknown = sorted({f"{t} ({f})" if f else t for t, f in pairs if _unfitted(design, t, f)})
-    if unknown:
+    reasons = {f"{t} ({f})" if f else t: reason for t, f in pairs if (reason := _unfitted(design, t, f))}
+    if reasons:
         hint = " (this fit has several families: give targets a 'family' column)" if len(design.families) > 1 else ""
-        raise ValueError(f"targets name tasks that are not in the fit: {unknown}; fitted tasks: {design.tasks}{hint}")
+        first = next(iter(reasons.values()))
+        raise ValueError(f"targets name tasks that are not in the fit: {sorted(reasons)} ({first}); "
+                         f"fitted tasks: {design.tasks}{hint}")
     params = pd.to_numeric(targets["params"], errors="coerce").to_numpy(float)
     tokens = pd.to_numeric(targets.get("tokens", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
     flops = pd.to_numeric(targets.get("compute_flops", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
@@ -303,9 +309,10 @@ def _target_families(targets: pd.DataFrame) -> list[str | None]:
     return [None if f is None or pd.isna(f) or not str(f).strip() else str(f) for f in targets["family"]]
 
 
-def _unfitted(design: Design, task: str, family: str | None) -> bool:
+def _unfitted(design: Design, task: str, family: str | None) -> str | None:
+    """Why (task, family) is not a fitted task, or None if it is."""
     try:
         design.task_key(task, family)
-    except ValueError:
-        return True
-    return False
+    except ValueError as error:
+        return str(error)
+    return None

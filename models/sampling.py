@@ -9,8 +9,10 @@ as soon as it ends. `on_phase(name)`, if given, is told "compiling" and then "sa
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +29,10 @@ RHAT_LIMIT = 1.01
 ESS_LIMIT = 400.0
 STOP_POLL_SECONDS = 0.1
 """How often `should_stop` is asked while nutpie samples."""
+COMPILED_MODELS_KEPT = 4
+"""Compiled nutpie models kept in memory per process (see `sample`'s ``cache_key``)."""
+_compiled_models: OrderedDict[str, object] = OrderedDict()
+_compiled_models_lock = threading.Lock()
 
 
 class FitCancelled(RuntimeError):
@@ -62,18 +68,22 @@ class Diagnostics:
 
 
 def sample(model: pm.Model, config: FitConfig, progress: bool = True, should_stop: Callable[[], bool] | None = None,
-           on_phase: Callable[[str], None] | None = None) -> tuple[az.InferenceData, float, float]:
+           on_phase: Callable[[str], None] | None = None,
+           cache_key: str | None = None) -> tuple[az.InferenceData, float, float]:
     """Draw from the posterior of ``model``. Returns (idata, compile seconds, sampling seconds).
 
     ``should_stop``: polled while compiling and sampling; when it returns True the sampler is aborted
-    and :class:`FitCancelled` is raised. ``on_phase``: called with "compiling", then "sampling"."""
+    and :class:`FitCancelled` is raised. ``on_phase``: called with "compiling", then "sampling".
+    ``cache_key``: a string that identifies the model (same key, same model); nutpie's compiled
+    model is then kept in memory (the last :data:`COMPILED_MODELS_KEPT`) and a later fit with the
+    same key (another seed, more draws) skips compilation (compile seconds ~0)."""
     import pymc as pm
 
     _check_stop(should_stop, "before compiling")
     phase = on_phase or (lambda name: None)
     cores = max(1, min(config.chains, os.cpu_count() or 1))
     if config.sampler == "nutpie":
-        return _sample_nutpie(model, config, cores, progress, should_stop, phase)
+        return _sample_nutpie(model, config, cores, progress, should_stop, phase, cache_key)
 
     def stop_between_draws(trace, draw) -> None:  # PyMC calls this after every draw; raising aborts its samplers
         _check_stop(should_stop, "while sampling")
@@ -91,12 +101,13 @@ def sample(model: pm.Model, config: FitConfig, progress: bool = True, should_sto
 
 
 def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: bool,
-                   should_stop: Callable[[], bool] | None, phase: Callable[[str], None]) -> tuple[az.InferenceData, float, float]:
+                   should_stop: Callable[[], bool] | None, phase: Callable[[str], None],
+                   cache_key: str | None = None) -> tuple[az.InferenceData, float, float]:
     import nutpie
 
     phase("compiling")
     start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    compiled = _compiled_model(model, cache_key)
     compiled_at = time.perf_counter()
     _check_stop(should_stop, "after compiling")
     phase("sampling")
@@ -120,6 +131,24 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
         sampler.cancel()  # abort the chains and discard their draws
         raise
     return idata, compiled_at - start, time.perf_counter() - compiled_at
+
+
+def _compiled_model(model: pm.Model, cache_key: str | None):
+    """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen."""
+    import nutpie
+
+    if cache_key is not None:
+        with _compiled_models_lock:
+            if cache_key in _compiled_models:
+                _compiled_models.move_to_end(cache_key)
+                return _compiled_models[cache_key]
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    if cache_key is not None:
+        with _compiled_models_lock:
+            _compiled_models[cache_key] = compiled
+            while len(_compiled_models) > COMPILED_MODELS_KEPT:
+                _compiled_models.popitem(last=False)
+    return compiled
 
 
 def diagnose(idata: az.InferenceData, compile_seconds: float, sampling_seconds: float) -> Diagnostics:

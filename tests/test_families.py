@@ -18,6 +18,7 @@ from models.forecaster import EmergenceForecaster
 
 PARAMS, TOKENS = ladder_sizes()
 X0 = float(np.mean(np.log10(6 * PARAMS * TOKENS)))
+pytestmark = pytest.mark.slow  # one full joint fit (~70 s, mostly compilation): `make test-slow`
 TRUE_GAP_FRACTION = 0.35
 PRIOR_MEDIAN_GAP_FRACTION = 1 / (1 + np.exp(2.5))  # sigmoid(logit_gap_mu's prior mean)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast.design import build_design
 from forecast.evaltable import validate_eval_table
 from forecast.simulate import default_truths, ladder_sizes, simulate_ladder, true_emergence
 from models.config import FitConfig
@@ -83,6 +84,31 @@ def test_predict_contract_and_interval_order(fitted) -> None:
     pd.testing.assert_frame_equal(fitted.predict(by_compute), pred)
 
 
+def test_a_single_family_fit_ignores_a_blank_family_column(fitted) -> None:
+    targets = pd.DataFrame({"model": ["big"] * 3, "task": ["task0"] * 3, "params": [8e9] * 3, "tokens": [1.6e11] * 3})
+    plain = fitted.predict(targets)
+    for blank in (np.nan, None, ""):
+        pd.testing.assert_frame_equal(fitted.predict(targets.assign(family=blank)), plain)
+    with pytest.raises(ValueError, match="family 'other' is not in this fit"):
+        fitted.predict(targets.assign(family="other"))
+
+
+def test_a_refit_of_the_same_model_reuses_its_compiled_model(fitted, simulated) -> None:
+    """Same data and structural config (another seed, fewer draws): nutpie's compiled model is reused."""
+    table = validate_eval_table(simulated.table, source="simulated")
+    again = EmergenceForecaster(fitted.config.model_copy(update={"seed": 2, "draws": 100, "tune": 100}))
+    again.fit(table, progress=False)
+    assert again.diagnostics.compile_seconds < 0.5 < fitted.diagnostics.compile_seconds
+    assert again._model_key() == fitted._model_key()
+    assert not np.allclose(again._draws("threshold")[:100], fitted._draws("threshold")[:100])
+    other_priors = EmergenceForecaster(fitted.config.model_copy(
+        update={"priors": {"threshold_sd": {"dist": "HalfNormal", "sigma": 0.7}}}))
+    other_priors.design = fitted.design
+    other_data = EmergenceForecaster(fitted.config)
+    other_data.design = build_design(table[table["task"] != "task3"], "bpb", ["acc"])
+    assert len({fitted._model_key(), other_priors._model_key(), other_data._model_key()}) == 3
+
+
 def test_bad_targets_are_clear_errors(fitted) -> None:
     with pytest.raises(ValueError, match="not in the fit"):
         fitted.predict(pd.DataFrame({"model": ["a"], "task": ["nope"], "params": [1e9], "tokens": [1e10]}))
@@ -145,6 +171,7 @@ def test_default_priors_pass_their_own_validation() -> None:
     assert FitConfig(priors=DEFAULT_PRIORS).resolved_priors() == DEFAULT_PRIORS
 
 
+@pytest.mark.slow  # a second full fit (~45 s)
 def test_per_example_margins_pin_down_the_spread(fitted, simulated, tmp_path) -> None:
     """Margins simulated from the same link inform the spread: tighter, still covering the truth."""
     from forecast.simulate import simulate_margins

@@ -23,6 +23,7 @@ def stacked():
     return StackedForecaster(config).fit(validate_eval_table(sim.table, source="simulated"), progress=False)
 
 
+@pytest.mark.slow  # two full fits (~70 s); the fast suite stacks in tests/test_backtest.py
 def test_weights_sum_to_one_and_favour_the_true_form(stacked) -> None:
     assert sum(stacked.weights.values()) == pytest.approx(1.0)
     assert all(0.0 <= w <= 1.0 for w in stacked.weights.values())
@@ -33,6 +34,7 @@ def test_weights_sum_to_one_and_favour_the_true_form(stacked) -> None:
     assert (comparison["n_pareto_k_high"] >= 0).all() and np.isfinite(comparison["elpd_loo"]).all()
 
 
+@pytest.mark.slow  # two full fits (~70 s); the fast suite stacks in tests/test_backtest.py
 def test_mixture_predictions_and_save_load(stacked, tmp_path) -> None:
     targets = pd.DataFrame({"model": ["big"], "task": ["task0"], "params": [3e9], "tokens": [6e10]})
     pred = stacked.predict(targets)
