@@ -36,7 +36,10 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     "log_spread_mu": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
     "log_spread_sd": {"dist": "HalfNormal", "sigma": 0.5},
     "logit_gap_mu": {"dist": "Normal", "mu": -2.5, "sigma": 1.0},
-    "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.5},
+    # Tasks' ceilings differ little on the logit scale; a wider scale let one weakly identified task
+    # (OLMo csqa: gap, threshold and spread trade off) open a funnel: 5-22 divergences per full-ladder
+    # fit at sigma 0.5, 0-2 at 0.25 (seeds 0-2, 2026-11-23).
+    "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.25},
     # Several families in one fit: how far a family's threshold and log spread may shift from the
     # benchmark's pooled value (standardised smooth units; each family's series is standardised apart).
     # Zero-sum across families (base task = the families' average).
@@ -101,7 +104,7 @@ class FitConfig(BaseModel):
     draws: int = Field(1000, ge=50)
     tune: int = Field(1000, ge=50)
     chains: int = Field(2, ge=1)
-    target_accept: float = Field(0.98, gt=0.5, lt=1.0)
+    target_accept: float = Field(0.99, gt=0.5, lt=1.0)
     seed: int = 0
 
     @field_validator("priors")

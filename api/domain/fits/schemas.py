@@ -34,7 +34,7 @@ class FitCreate(RequestBody):
     draws: int = Field(default=1000, ge=50, le=20_000)
     tune: int = Field(default=1000, ge=50, le=20_000)
     chains: int = Field(default=2, ge=1, le=8)
-    target_accept: float = Field(default=0.98, gt=0.5, lt=1.0)
+    target_accept: float = Field(default=0.99, gt=0.5, lt=1.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     targets: list[TargetModel] = Field(default_factory=list, max_length=100)
