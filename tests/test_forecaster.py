@@ -35,11 +35,9 @@ def _interval(draws, level=0.9):
 
 
 def test_fit_converges_on_its_own_generative_process(fitted) -> None:
-    # Divergences are rare but not absent on this geometry (0-10 per 1,000 draws across seeds, with
-    # an occasional worse seed; see the README): at most 1% of draws here.
+    # Divergences are rare but not absent on this geometry (0-7 per 1,000 draws across seeds 1-5).
     d = fitted.diagnostics
-    draws = fitted.config.draws * fitted.config.chains
-    assert d.rhat_max < 1.05 and d.divergences <= 0.01 * draws, d
+    assert d.rhat_max < 1.05 and d.divergences <= 5, d
 
 
 def test_recovers_link_and_curvature_parameters(fitted, simulated) -> None:
