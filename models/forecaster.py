@@ -283,8 +283,12 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     for column in ("task", "params"):
         if column not in targets.columns:
             raise ValueError(f"targets need a {column!r} column")
-    pairs = list(zip(targets["task"].astype(str), _target_families(targets)))
-    reasons = {f"{t} ({f})" if f else t: reason for t, f in pairs if (reason := _unfitted(design, t, f))}
+    keys, reasons = [], {}
+    for task, family in zip(targets["task"].astype(str), _target_families(targets)):
+        try:
+            keys.append(design.task_key(task, family))
+        except ValueError as error:
+            reasons.setdefault(f"{task} ({family})" if family else task, str(error))
     if reasons:
         hint = " (this fit has several families: give targets a 'family' column)" if len(design.families) > 1 else ""
         first = next(iter(reasons.values()))
@@ -298,7 +302,7 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     if bad.any():
         raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "
                          "(or compute_flops > 0)")
-    task_idx = np.array([_task_index(design, t, f) for t, f in pairs], dtype=int)
+    task_idx = np.array([design.tasks.index(key) for key in keys], dtype=int)
     return task_idx, np.log10(params), np.log10(tokens)
 
 
@@ -308,11 +312,3 @@ def _target_families(targets: pd.DataFrame) -> list[str | None]:
         return [None] * len(targets)
     return [None if f is None or pd.isna(f) or not str(f).strip() else str(f) for f in targets["family"]]
 
-
-def _unfitted(design: Design, task: str, family: str | None) -> str | None:
-    """Why (task, family) is not a fitted task, or None if it is."""
-    try:
-        design.task_key(task, family)
-    except ValueError as error:
-        return str(error)
-    return None
