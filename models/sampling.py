@@ -137,6 +137,9 @@ def _compiled_model(model: pm.Model, cache_key: str | None):
     """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen."""
     import nutpie
 
+    from models.numba_digamma import register
+
+    register()  # a cacheable digamma: without it no Beta-likelihood model hits numba's disk cache
     if cache_key is not None:
         with _compiled_models_lock:
             if cache_key in _compiled_models:
