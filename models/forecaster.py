@@ -23,7 +23,7 @@ from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 from models.sampling import Diagnostics
 
 MODEL_ID = "turnsignal.hierarchical_link"
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 PREDICTION_QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
 EMERGENCE_RANGE_DECADES = (2.0, 5.0)
 """The emergence search runs from 2 decades below the smallest to 5 above the largest training compute."""
