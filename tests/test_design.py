@@ -75,7 +75,7 @@ def test_hash_ignores_row_order() -> None:
     assert build_design(table, "bpb", "acc").data_hash == build_design(table.iloc[::-1], "bpb", "acc").data_hash
 
 
-def _ladder_with_checkpoints(n_steps=30):
+def ladder_with_checkpoints(n_steps=30):
     rows = []
     for i in range(4):
         base = {"family": "f", "model": f"m{i}", "params": 1e8 * 2**i, "tokens": 2e9 * 2**i}
@@ -88,7 +88,7 @@ def _ladder_with_checkpoints(n_steps=30):
 
 
 def test_checkpoints_inform_only_the_link_and_are_thinned() -> None:
-    table = _table(_ladder_with_checkpoints())
+    table = _table(ladder_with_checkpoints())
     final = build_design(table, "bpb", "acc")
     everything = build_design(table, "bpb", "acc", link_checkpoints="all", checkpoints_per_run=5)
     np.testing.assert_allclose(everything.smooth_obs, final.smooth_obs)  # the trend sees final checkpoints only
@@ -101,7 +101,7 @@ def test_checkpoints_inform_only_the_link_and_are_thinned() -> None:
 def test_thinning_skips_warmup_checkpoints() -> None:
     from forecast.design import CHECKPOINT_MIN_FRACTION, select_rows
 
-    table = _table(_ladder_with_checkpoints())
+    table = _table(ladder_with_checkpoints())
     rows = select_rows(table, "bpb", "acc", link_checkpoints="all", checkpoints_per_run=50)
     last = rows.groupby("model")["step"].transform("max")
     assert (rows["step"] >= CHECKPOINT_MIN_FRACTION * last - 1e-9).all()

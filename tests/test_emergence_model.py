@@ -9,22 +9,15 @@ from forecast.design import build_design
 from forecast.evaltable import validate_eval_table
 from models.config import FitConfig
 from models.emergence_model import build_model
+from tests.test_design import ladder_with_checkpoints
 
 
-def _ladder_with_checkpoints(n_steps: int = 6) -> pd.DataFrame:
-    rows = []
-    for i in range(4):
-        base = {"family": "f", "model": f"m{i}", "params": 1e8 * 2**i, "tokens": 2e9 * 2**i}
-        for k, step in enumerate(np.linspace(100, 1000 * (i + 1), n_steps)):
-            frac = (k + 1) / n_steps
-            rows.append(base | {"task": "t", "metric": "bpb", "value": 1.5 - 0.1 * i - 0.3 * frac, "step": step})
-            rows.append(base | {"task": "t", "metric": "acc", "value": 0.25 + 0.1 * i * frac, "chance": 0.25,
-                                "step": step})
-    return validate_eval_table(pd.DataFrame(rows), source="test")
+def _checkpoint_table() -> pd.DataFrame:
+    return validate_eval_table(pd.DataFrame(ladder_with_checkpoints()), source="test")
 
 
 def test_final_rows_are_beta_and_checkpoint_rows_a_moment_matched_normal() -> None:
-    design = build_design(_ladder_with_checkpoints(), "bpb", "acc", link_checkpoints="all", checkpoints_per_run=3)
+    design = build_design(_checkpoint_table(), "bpb", "acc", link_checkpoints="all", checkpoints_per_run=3)
     model = build_model(design, FitConfig(link_checkpoints="all", checkpoints_per_run=3))
     n_checkpoint = int(design.success_is_checkpoint.sum())
     assert model["success_beta"].shape.eval() == (len(design.success_obs) - n_checkpoint,)
@@ -46,6 +39,6 @@ def test_final_rows_are_beta_and_checkpoint_rows_a_moment_matched_normal() -> No
 
 
 def test_without_checkpoints_there_is_no_checkpoint_term() -> None:
-    design = build_design(_ladder_with_checkpoints(), "bpb", "acc")
+    design = build_design(_checkpoint_table(), "bpb", "acc")
     model = build_model(design, FitConfig())
     assert "success_checkpoint" not in model.named_vars and "checkpoint_concentration_ratio" not in model.named_vars
