@@ -7,8 +7,11 @@ only and predict each held-out (model, task) success rate from its size and trai
 * ``hierarchical``: :class:`models.forecaster.EmergenceForecaster` (posterior predictive draws) with
   the config's trend form;
 * ``hierarchical_stacked``: :class:`models.stacking.StackedForecaster`, the hierarchical model under
-  every trend form (``compute``, ``params_tokens``) mixed by Bayesian stacking weights (reported in
-  the diagnostics); the fit of the config's own form is shared with ``hierarchical``;
+  every trend form (``compute``, ``params_tokens``) mixed by Bayesian stacking weights from a
+  leave-largest-out check on the training rows (each form refitted without the training set's
+  largest models), widened beyond the training range by the link discrepancy that check estimates
+  (weights, discrepancy and check reported in the diagnostics); the fit of the config's own form is
+  shared with ``hierarchical``;
 * ``B1_logistic`` and ``B2_two_step``: the baselines of :mod:`forecast.baselines` (bootstrap draws).
 
 A held-out model's smooth metric is never used: the hierarchical models and B2 predict it from their
@@ -390,10 +393,16 @@ def format_summary_table(summary: pd.DataFrame, bins: bool = True) -> str:
 
 
 def format_weights(result: BacktestResult) -> str:
-    """``compute 0.62, params_tokens 0.38`` (empty when stacking did not run)."""
+    """``compute 0.62, params_tokens 0.38 (leave_largest_out; link discrepancy 0.15 spreads/decade)``
+    (empty when stacking did not run)."""
     if not result.stacking_weights:
         return ""
-    return ", ".join(f"{form} {w:.2f}" for form, w in result.stacking_weights.items())
+    weights = ", ".join(f"{form} {w:.2f}" for form, w in result.stacking_weights.items())
+    stacked = result.diagnostics.get("hierarchical_stacked", {})
+    if "weighting" not in stacked:
+        return weights
+    return (f"{weights} ({stacked['weighting']}; link discrepancy {stacked['link_discrepancy']:.2f} "
+            "spreads/decade)")
 
 
 # ============================================================================ running
@@ -538,15 +547,17 @@ def _run_stacked(ctx: _Context) -> tuple[np.ndarray, dict]:
     """Every trend form (the config's own first), mixed by stacking weights; reused fits are not refitted."""
     forms = (ctx.config.trend, *[f for f in TREND_FORMS if f != ctx.config.trend])
     fitted = {form: ctx.fit(form) for form in forms}
-    stack = StackedForecaster.from_fits({form: f for form, (f, _) in fitted.items()}, ctx.config)
+    stack = StackedForecaster.from_fits({form: f for form, (f, _) in fitted.items()}, ctx.config,
+                                        progress=ctx.progress)
     success, _ = stack.predictive_draws(ctx.targets)
     per_form = {form: (f.diagnostics.to_dict() if f.diagnostics else {}) for form, (f, _) in fitted.items()}
     report = stack.diagnostics.to_dict() if all(per_form.values()) else {}
     comparison = stack.comparison
-    report |= {"weights": dict(stack.weights), "forms": per_form,
+    report |= {"weights": dict(stack.weights), "weighting": stack.weights_from, "forms": per_form,
+               "link_discrepancy": stack.link_discrepancy, "leave_largest_out": stack.check,
                "reused_fits": [form for form, (_, reused) in fitted.items() if reused],
                "loo": _records(comparison.reset_index()) if comparison is not None else []}
-    report["notes"] = list(report.get("warnings", [])) + _stacking_notes(stack.weights, comparison)
+    report["notes"] = list(report.get("warnings", [])) + stack.notes + _stacking_notes(stack.weights, comparison)
     return success.T, report
 
 

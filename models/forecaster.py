@@ -15,9 +15,11 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pandas as pd
+from scipy import special, stats
 
 from forecast.design import Design, build_design, select_rows
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
+from forecast.extrapolation import extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
 from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 from models.sampling import Diagnostics
@@ -102,26 +104,81 @@ class EmergenceForecaster:
             d.chance[task_idx], self._draws("ceiling_gap")[:, task_idx], d.steps[task_idx],
         )
 
-    def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None,
+                         link_discrepancy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Posterior predictive draws for target models: (success (S, n), smooth in metric units (S, n)).
 
         ``targets`` columns: ``task``, ``params`` and ``tokens`` or ``compute_flops``. Includes the
         model-to-model noise of the smooth metric and the success noise (Beta, or Binomial when the
         target has ``n_examples``), so intervals are for an observed result, not a mean.
+        ``link_discrepancy`` (delta, per-example spreads per decade of compute, >= 0): the link's
+        argument gets ``delta * distance * Normal(0, 1)`` with ``distance`` the decades of compute
+        beyond the largest training model (``forecast.extrapolation``); 0 adds nothing.
         """
+        seed = self.config.seed if seed is None else seed
+        rng = np.random.default_rng(seed)
+        task_idx, k, smooth, distance = self._link_inputs(targets, rng)
+        link_smooth = smooth
+        if link_discrepancy > 0:  # its own stream: draws inside the training range stay exactly as without it
+            eps = np.random.default_rng([seed, 1]).standard_normal(smooth.shape)
+            shift = link_discrepancy * distance[None, :] * eps
+            link_smooth = smooth - self._draws("spread")[:, task_idx] * shift
+        mean = np.clip(self.expected_success(task_idx, link_smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
+        success = self._success_noise(mean, task_idx, targets, rng)
+        return success, self.design.unstandardise(smooth, k)
+
+    def _link_inputs(self, targets: pd.DataFrame, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(task index (n,), series index (n,), standardised smooth draws with noise (S, n),
+        extrapolation distance in decades of compute (n,)) for the target rows."""
         d = self.design
-        rng = np.random.default_rng(self.config.seed if seed is None else seed)
         task_idx, log10_params, log10_tokens = _target_arrays(targets, d)
         k = d.task_series[task_idx]
         trend = self.smooth_trend_draws(task_idx, log10_params, log10_tokens)
         smooth = trend + self._draws("smooth_noise")[:, k] * rng.standard_t(SMOOTH_NOISE_DOF, size=trend.shape)
-        mean = np.clip(self.expected_success(task_idx, smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
-        success = self._success_noise(mean, task_idx, targets, rng)
-        return success, d.unstandardise(smooth, k)
+        return task_idx, k, smooth, self._distance(task_idx, log10_params, log10_tokens)
+
+    def target_distance(self, targets: pd.DataFrame) -> np.ndarray:
+        """Decades of compute (n,) each target lies beyond the largest training model of its family."""
+        return self._distance(*_target_arrays(targets, self.design))
+
+    def _distance(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
+        x = np.log10(6.0) + log10_params + log10_tokens
+        return extrapolation_distance(x, self.largest_log10_flops()[task_idx])
+
+    def largest_log10_flops(self) -> np.ndarray:
+        """Per task (T,): log10 FLOPs of the largest training model of the task's family (all models
+        when the fit has one family)."""
+        d = self.design
+        largest = np.full(len(d.tasks), float(np.max(d.x)))
+        if len(d.families) > 1:
+            for t in range(len(d.tasks)):
+                family_tasks = np.flatnonzero(d.task_family == d.task_family[t])
+                models = d.success_model_idx[np.isin(d.success_task_idx, family_tasks)]
+                largest[t] = float(np.max(d.x[models]))
+        return largest
+
+    def heldout_success_lpd(self, targets: pd.DataFrame, deltas: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """Log predictive density of ``targets["observed"]`` under each link discrepancy, (len(deltas), n).
+
+        ``log mean_s p(observed | draw s, delta)`` with the same success noise as
+        :meth:`predictive_draws` (Beta, or Binomial where ``n_examples`` is known) and common random
+        numbers across ``deltas``, so the curve over delta is smooth. Nats.
+        """
+        rng = np.random.default_rng(self.config.seed if seed is None else seed)
+        task_idx, _, smooth, distance = self._link_inputs(targets, rng)
+        eps = rng.standard_normal(smooth.shape)
+        spread = self._draws("spread")[:, task_idx]
+        observed = pd.to_numeric(targets["observed"], errors="coerce").to_numpy(float)
+        out = np.empty((len(deltas), len(targets)))
+        for j, delta in enumerate(np.asarray(deltas, dtype=float)):
+            link_smooth = smooth - spread * (delta * distance[None, :] * eps)
+            mean = np.clip(self.expected_success(task_idx, link_smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
+            logpdf = self._success_logpdf(mean, task_idx, targets, observed)
+            out[j] = special.logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
+        return out
 
     def _success_noise(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame, rng) -> np.ndarray:
-        n_examples = pd.to_numeric(targets.get("n_examples", pd.Series(np.nan, index=targets.index)), errors="coerce")
-        n = n_examples.to_numpy(float)
+        n = _target_n_examples(targets)
         out = mean.copy()
         if "concentration" in self.idata.posterior:
             kappa = self._draws("concentration")[:, task_idx]
@@ -129,6 +186,22 @@ class EmergenceForecaster:
         known = np.isfinite(n) & (n > 0)
         if known.any():
             out[:, known] = rng.binomial(n[known].astype(int), mean[:, known]) / n[known]
+        return out
+
+    def _success_logpdf(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame,
+                        observed: np.ndarray) -> np.ndarray:
+        """Log density (S, n) of observed success rates under :meth:`_success_noise`'s distribution."""
+        n = _target_n_examples(targets)
+        y = np.clip(observed, SUCCESS_EPS, 1 - SUCCESS_EPS)[None, :]
+        if "concentration" in self.idata.posterior:
+            kappa = self._draws("concentration")[:, task_idx]
+            out = stats.beta.logpdf(y, mean * kappa, (1 - mean) * kappa)
+        else:  # no success noise beyond the mean: a narrow Beta around it stands in for a point mass
+            out = stats.beta.logpdf(y, mean * 1e4, (1 - mean) * 1e4)
+        known = np.isfinite(n) & (n > 0)
+        if known.any():
+            successes = np.round(observed[known] * n[known])
+            out[:, known] = stats.binom.logpmf(successes[None, :], n[known].astype(int)[None, :], mean[:, known])
         return out
 
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
@@ -276,6 +349,12 @@ def _check_enough_data(design: Design) -> None:
 def _task_index(design: Design, task: str, family: str | None = None) -> int:
     """Index of a fitted task: its name, or with several families ``"family/task"`` or (task, family)."""
     return design.tasks.index(design.task_key(task, family))
+
+
+def _target_n_examples(targets: pd.DataFrame) -> np.ndarray:
+    """Each target's ``n_examples`` (NaN where unknown), shape (n,)."""
+    n_examples = targets.get("n_examples", pd.Series(np.nan, index=targets.index))
+    return pd.to_numeric(n_examples, errors="coerce").to_numpy(float)
 
 
 def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,11 +1,21 @@
-"""Structural uncertainty: Bayesian stacking of trend forms.
+"""Structural uncertainty: Bayesian stacking of trend forms, and a link discrepancy far out.
 
 One curve shape fitted to a short ladder expresses only parameter uncertainty inside that shape. Far
 out, different shapes (a power law in compute vs separate N and D terms) disagree, and that
 disagreement is real uncertainty. :class:`StackedForecaster` fits the hierarchical model once per
-trend form, weighs the forms by Bayesian stacking of their PSIS-LOO predictive densities for the
-smooth metric (the part of the model the trend form changes; ArviZ ``compare(method="stacking")``),
-and predicts with the weighted mixture of their posterior predictive draws.
+trend form and predicts with the weighted mixture of their posterior predictive draws. Weights
+(``weighting``):
+
+* ``"leave_largest_out"`` (default): every form is refitted without the largest models of each
+  family and predicts their smooth metric; the weights stack those held-out predictive densities
+  (:func:`forecast.extrapolation.stacking_weights`): the forms are judged on extrapolation, the use
+  they are put to. The same refits estimate the link discrepancy ``delta`` (spreads per decade of
+  compute, :func:`forecast.extrapolation.link_discrepancy_mle`) from the held-out success results,
+  and predictions beyond the training range widen by it. When a family has fewer than
+  :data:`MIN_SIZES_FOR_CHECK` model sizes, or would keep fewer than :data:`MIN_RUNS_FOR_CHECK` runs,
+  the check cannot run and the weights fall back to LOO (with a note).
+* ``"loo"``: Bayesian stacking of the forms' PSIS-LOO predictive densities of the smooth metric (the
+  part of the model the trend form changes; ArviZ ``compare(method="stacking")``); no discrepancy.
 
 Saved as one NetCDF per form: ``fit.nc`` holds the first form plus the stack (forms, weights, files)
 in its ``attrs``; the others sit beside it as ``fit.<form>.nc``.
@@ -13,19 +23,29 @@ in its ``attrs``; the others sit beside it as ``fit.<form>.nc``.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
+from forecast.design import is_final_checkpoint
+from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights as stack_lpd
 from models.config import SMOOTH_NOISE_DOF, FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
 
 TREND_FORMS = ("compute", "params_tokens")
+WEIGHTINGS = ("leave_largest_out", "loo")
 STACK_ATTR = "turnsignal_stack"
+MIN_SIZES_FOR_CHECK = 3
+"""Model sizes (distinct params) a family needs for the leave-largest-out check: two stay to fit."""
+MIN_RUNS_FOR_CHECK = 3
+"""Runs a family must keep after its largest models are left out (a trend needs 3 models)."""
+MODEL_KEY = ["family", "model"]
 
 
 def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
@@ -93,34 +113,166 @@ def stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, f
     return {name: float(table.loc[name, "weight"]) for name in forecasters}
 
 
+@dataclass
+class LeaveLargestOutCheck:
+    """What refitting without each family's largest models showed (training data only).
+
+    ``smooth_lpd``: per form, the held-out smooth points' summed log predictive density (nats,
+    standardised units); ``weights``: their stacking weights; ``link_discrepancy``: delta (spreads
+    per decade of compute) maximising the mixture's held-out success density; ``success_lpd_gain``:
+    how much that raised it over delta = 0 (nats); ``max_distance``: the farthest held-out model's
+    decades of compute beyond the refit's training range.
+    """
+
+    heldout_models: list[str]
+    n_smooth_points: int
+    n_success_points: int
+    smooth_lpd: dict[str, float]
+    weights: dict[str, float]
+    link_discrepancy: float
+    success_lpd_gain: float
+    max_distance: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def leave_largest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(rows without each family's largest models, those models' final-checkpoint rows), or None
+    when a family has fewer than :data:`MIN_SIZES_FOR_CHECK` sizes (params) or would keep fewer than
+    :data:`MIN_RUNS_FOR_CHECK` runs."""
+    final = rows[is_final_checkpoint(rows)]
+    sizes = final.groupby(MODEL_KEY, as_index=False)["params"].max()
+    largest = sizes["params"] == sizes.groupby("family")["params"].transform("max")
+    kept_runs = sizes[~largest].groupby("family").size().reindex(sizes["family"].unique(), fill_value=0)
+    if (sizes.groupby("family")["params"].nunique() < MIN_SIZES_FOR_CHECK).any() or (kept_runs < MIN_RUNS_FOR_CHECK).any():
+        return None
+    held = pd.MultiIndex.from_frame(sizes.loc[largest, MODEL_KEY])
+    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
+    keep_final = is_final_checkpoint(rows).to_numpy()
+    return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
+
+
+def _heldout_success_targets(heldout: pd.DataFrame, forecaster: EmergenceForecaster) -> pd.DataFrame:
+    """Held-out success rows of tasks the refit knows, as prediction targets with ``observed``."""
+    smooth_metric = forecaster.config.smooth_metric
+    rows = heldout[heldout["metric"] != smooth_metric]
+    known = [_knows(forecaster, task, family) for task, family in zip(rows["task"], rows["family"])]
+    columns = [c for c in ("family", "model", "task", "params", "tokens", "compute_flops", "n_examples")
+               if c in rows.columns]
+    return rows.loc[known, columns].assign(observed=rows.loc[known, "value"].to_numpy(float)).reset_index(drop=True)
+
+
+def _knows(forecaster: EmergenceForecaster, task: str, family: str) -> bool:
+    try:
+        forecaster.design.task_key(str(task), str(family))
+    except ValueError:
+        return False
+    return True
+
+
+def heldout_smooth_lpd(forecaster: EmergenceForecaster, targets: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
+    """Log predictive density (n,) of each target's observed smooth metric (same model and task, or
+    the model's task ``*`` row) under the refit: Student-t around the trend, as in the model."""
+    d = forecaster.design
+    smooth = heldout[heldout["metric"] == forecaster.config.smooth_metric].set_index(["model", "task"])["value"]
+    raw = np.array([smooth.get((m, t), smooth.get((m, "*"), np.nan)) for m, t in zip(targets["model"], targets["task"])])
+    keep = np.isfinite(raw)
+    task_idx = np.array([d.tasks.index(d.task_key(str(t), str(f))) for t, f in zip(targets["task"], targets["family"])])
+    k = d.task_series[task_idx]
+    params = targets["params"].to_numpy(float)
+    tokens = pd.to_numeric(targets.get("tokens"), errors="coerce").to_numpy(float)
+    tokens = np.where(np.isfinite(tokens), tokens, targets["compute_flops"].to_numpy(float) / (6.0 * params))
+    trend = forecaster.smooth_trend_draws(task_idx, np.log10(params), np.log10(tokens))
+    y = d.standardise(np.where(keep, raw, 0.0), k)
+    loglik = stats.t.logpdf(y[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=forecaster._draws("smooth_noise")[:, k])
+    lpd = special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
+    # one point per (model, series): tasks sharing a series (task "*") share its smooth value
+    first = ~pd.DataFrame({"model": targets["model"].to_numpy(), "k": k}).duplicated().to_numpy()
+    return lpd[keep & first]
+
+
+def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress: bool = False) -> LeaveLargestOutCheck | None:
+    """Refit every form without each family's largest models; weigh the forms by stacking their
+    held-out smooth densities and estimate the link discrepancy from the held-out success results.
+    None when :func:`leave_largest_out_split` cannot split the training rows."""
+    first = next(iter(components.values()))
+    split = leave_largest_out_split(first.training_rows)
+    if split is None:
+        return None
+    reduced, heldout = split
+    refits = {}
+    for form, component in components.items():
+        if progress:
+            print(f"leave-largest-out check: refitting {form} without {heldout['model'].nunique()} largest models",
+                  file=sys.stderr, flush=True)
+        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins)
+    targets = _heldout_success_targets(heldout, next(iter(refits.values())))
+    if targets.empty:
+        return None
+    smooth_lpd = np.column_stack([heldout_smooth_lpd(f, targets, heldout) for f in refits.values()])
+    weights = stack_lpd(smooth_lpd) if smooth_lpd.shape[0] else np.full(len(refits), 1.0 / len(refits))
+    log_w = np.log(np.maximum(weights, 1e-300))
+    per_form = np.stack([f.heldout_success_lpd(targets, DISCREPANCY_GRID) for f in refits.values()])
+    mixture = special.logsumexp(per_form + log_w[:, None, None], axis=0)  # (grid, n)
+    delta = link_discrepancy_mle(mixture)
+    total = mixture.sum(axis=1)
+    distance = max(float(np.max(f.target_distance(targets))) for f in refits.values())
+    return LeaveLargestOutCheck(
+        heldout_models=sorted(heldout["model"].astype(str).unique()), n_smooth_points=int(smooth_lpd.shape[0]),
+        n_success_points=len(targets), smooth_lpd=dict(zip(refits, smooth_lpd.sum(axis=0).tolist())),
+        weights=dict(zip(refits, weights.tolist())), link_discrepancy=delta,
+        success_lpd_gain=float(total[list(DISCREPANCY_GRID).index(delta)] - total[0]), max_distance=distance,
+    )
+
+
 class StackedForecaster:
     """The hierarchical model under several trend forms, mixed by stacking weights."""
 
-    def __init__(self, config: FitConfig | None = None, forms: tuple[str, ...] = TREND_FORMS) -> None:
+    def __init__(self, config: FitConfig | None = None, forms: tuple[str, ...] = TREND_FORMS,
+                 weighting: str = "leave_largest_out") -> None:
         unknown = sorted(set(forms) - set(TREND_FORMS))
         if unknown or not forms:
             raise ValueError(f"unknown trend forms {unknown}; choose from {list(TREND_FORMS)}")
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {weighting!r}; choose from {list(WEIGHTINGS)}")
         self.config = config or FitConfig()
         self.forms = tuple(forms)
+        self.weighting = weighting
         self.components: dict[str, EmergenceForecaster] = {}
         self.weights: dict[str, float] = {}
-        self.comparison: pd.DataFrame | None = None  # compare_forms() of the last fit; None after load
+        self.link_discrepancy = 0.0  # delta: spreads per decade of compute beyond the training range
+        self.check: dict | None = None  # LeaveLargestOutCheck.to_dict() of the weights, when it ran
+        self.comparison: pd.DataFrame | None = None  # compare_forms() when weighted by LOO; None after load
+        self.notes: list[str] = []
 
     def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> StackedForecaster:
-        """Fit every form on the same rows, then compute the stacking weights."""
+        """Fit every form on the same rows, then compute the stacking weights (and the discrepancy)."""
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
             self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins)
-        self._weigh()
+        self._weigh(progress)
         return self
 
-    def _weigh(self) -> None:
-        """Stacking weights from the forms' PSIS-LOO comparison (kept in ``self.comparison``)."""
+    def _weigh(self, progress: bool = False) -> None:
+        """Weights by the configured weighting; leave-largest-out falls back to LOO when it cannot run."""
+        self.comparison, self.check, self.link_discrepancy, self.notes = None, None, 0.0, []
+        if self.weighting == "leave_largest_out":
+            check = leave_largest_out_check(self.components, progress)
+            if check is not None:
+                self.check = check.to_dict()
+                self.weights = {form: float(check.weights[form]) for form in self.forms}
+                self.link_discrepancy = check.link_discrepancy
+                return
+            self.notes.append(f"leave-largest-out weights need {MIN_SIZES_FOR_CHECK} model sizes in every family "
+                              f"and {MIN_RUNS_FOR_CHECK} runs below the largest; fell back to PSIS-LOO weights "
+                              "and no link discrepancy")
         self.comparison = compare_forms(self.components)
         self.weights = {form: float(self.comparison.loc[form, "weight"]) for form in self.forms}
 
     @classmethod
-    def from_fits(cls, components: dict[str, EmergenceForecaster], config: FitConfig | None = None) -> StackedForecaster:
+    def from_fits(cls, components: dict[str, EmergenceForecaster], config: FitConfig | None = None,
+                  weighting: str = "leave_largest_out", progress: bool = False) -> StackedForecaster:
         """A stack of forms already fitted on the same rows (one per trend form), weighted by stacking.
 
         ``config`` supplies the mixture's seed (default: the first component's config).
@@ -134,10 +286,15 @@ class StackedForecaster:
         if len({c.design.data_hash for c in components.values()}) != 1:
             raise ValueError("the forms to stack were fitted on different data")
         first = next(iter(components.values()))
-        self = cls(config or first.config, tuple(components))
+        self = cls(config or first.config, tuple(components), weighting)
         self.components = dict(components)
-        self._weigh()
+        self._weigh(progress)
         return self
+
+    @property
+    def weights_from(self) -> str:
+        """What the weights actually came from: ``leave_largest_out`` when that check ran, else ``loo``."""
+        return "leave_largest_out" if self.check is not None else "loo"
 
     @property
     def design(self):
@@ -169,8 +326,9 @@ class StackedForecaster:
         return stacked[choice, np.arange(n)]
 
     def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mixture posterior predictive: (success (S, n), smooth in metric units (S, n))."""
-        draws = [self.components[f].predictive_draws(targets, seed) for f in self.forms]
+        """Mixture posterior predictive: (success (S, n), smooth in metric units (S, n)); beyond the
+        training range each form's link is widened by :attr:`link_discrepancy`."""
+        draws = [self.components[f].predictive_draws(targets, seed, self.link_discrepancy) for f in self.forms]
         return self._mix([s for s, _ in draws], seed), self._mix([m for _, m in draws], seed)
 
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
@@ -202,7 +360,8 @@ class StackedForecaster:
             component = self.components[form]
             if form == self.forms[0]:
                 component.idata.attrs[STACK_ATTR] = json.dumps(
-                    {"forms": list(self.forms), "weights": self.weights,
+                    {"forms": list(self.forms), "weights": self.weights, "weighting": self.weighting,
+                     "link_discrepancy": self.link_discrepancy, "check": self.check,
                      "files": {f: p.name for f, p in files.items()}})
             component.save(file)
         return path
@@ -214,8 +373,11 @@ class StackedForecaster:
         stack = json.loads(first.idata.attrs.get(STACK_ATTR, "null") or "null")
         if not stack:
             raise StaleFitError(f"{path} is a single-form fit, not a stack")
-        self = cls(first.config.model_copy(update={"trend": stack["forms"][0]}), tuple(stack["forms"]))
+        self = cls(first.config.model_copy(update={"trend": stack["forms"][0]}), tuple(stack["forms"]),
+                   stack.get("weighting", "loo"))  # stacks saved before leave-largest-out were LOO-weighted
         self.weights = {k: float(v) for k, v in stack["weights"].items()}
+        self.link_discrepancy = float(stack.get("link_discrepancy", 0.0))
+        self.check = stack.get("check")
         for form in self.forms:
             self.components[form] = first if form == self.forms[0] else \
                 EmergenceForecaster.load(path.with_name(stack["files"][form]))

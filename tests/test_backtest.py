@@ -18,10 +18,11 @@ import models.backtest as backtest
 import models.stacking as stacking
 from forecast.adapters import olmo_ladder, pythia_lambada
 from forecast.evaltable import validate_eval_table
+from forecast.extrapolation import DISCREPANCY_GRID
 from forecast.simulate import default_truths, ladder_sizes, simulate_ladder
 from models.backtest import (
-    METHODS, PREDICTION_COLUMNS, SUMMARY_COLUMNS, Cut, default_cuts, format_summary_table, ratio_bin_labels,
-    run_backtest, run_backtest_suite,
+    METHODS, PREDICTION_COLUMNS, SUMMARY_COLUMNS, Cut, default_cuts, format_summary_table, format_weights,
+    ratio_bin_labels, run_backtest, run_backtest_suite,
 )
 from models.config import FitConfig
 from models.stacking import TREND_FORMS
@@ -109,9 +110,16 @@ def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result
     assert sim_result.stacking_weights == stacked["weights"]
     assert stacked["reused_fits"] == ["compute"]  # the `hierarchical` fit is shared, not refitted
     assert set(stacked["forms"]) == set(TREND_FORMS) and {"rhat_max", "divergences"} <= set(stacked)
-    loo = {row["trend"]: row for row in stacked["loo"]}
-    assert set(loo) == set(TREND_FORMS) and all(np.isfinite(row["elpd_loo"]) for row in loo.values())
-    assert {row["trend"]: row["weight"] for row in stacked["loo"]} == pytest.approx(stacked["weights"])
+    # weights from the leave-largest-out check: both forms refitted without the 4e8 models, which they predict
+    check = stacked["leave_largest_out"]
+    assert stacked["weighting"] == "leave_largest_out" and check["weights"] == pytest.approx(stacked["weights"])
+    assert check["heldout_models"] == ["m12", "m2", "m7"]  # the simulated ladder's 4e8-parameter runs
+    assert check["n_success_points"] == 3 * len(check["heldout_models"]) and check["n_smooth_points"] > 0
+    assert all(np.isfinite(v) for v in check["smooth_lpd"].values()) and check["max_distance"] > 0
+    assert stacked["link_discrepancy"] == check["link_discrepancy"] and stacked["link_discrepancy"] in DISCREPANCY_GRID
+    assert stacked["loo"] == []  # PSIS-LOO only when the check cannot run
+    assert format_weights(sim_result).endswith(
+        f"(leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade)")
     own = sim_result.predictions[sim_result.predictions["method"] == "hierarchical_stacked"]
     single = sim_result.predictions[sim_result.predictions["method"] == "hierarchical"]
     assert list(own["model"] + own["task"]) == list(single["model"] + single["task"])
@@ -131,9 +139,10 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
 
         def fit(self, table, progress=True):
             seen[f"hierarchical:{self.config.trend}"] = table.copy()
+            self.training_rows = table
             return self
 
-        def predictive_draws(self, targets, seed=None):
+        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
             seen["targets"] = targets.copy()
             return np.full((7, len(targets)), 0.5), np.ones((7, len(targets)))
 
@@ -146,6 +155,13 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
     monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
     monkeypatch.setattr(stacking, "compare_forms", lambda fits: pd.DataFrame(
         {"weight": [1 / len(fits)] * len(fits), "n_pareto_k_high": 0, "pareto_k_max": 0.1}, index=list(fits)))
+
+    def check_spy(components, progress=False):  # the leave-largest-out refits split the components' rows
+        first = next(iter(components.values()))
+        seen["leave_largest_out"] = stacking.leave_largest_out_split(first.training_rows)
+        return None  # -> the stack falls back to the (patched) LOO weights
+
+    monkeypatch.setattr(stacking, "leave_largest_out_check", check_spy)
     monkeypatch.setattr(backtest, "fit_success_logistic", spy("B1_logistic", backtest.fit_success_logistic))
     monkeypatch.setattr(backtest, "fit_two_step", spy("B2_two_step", backtest.fit_two_step))
     result = run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, n_boot=10, progress=False)
@@ -155,6 +171,9 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
         assert (seen[method]["params"] <= SIM_CUT).all()
         assert heldout.isdisjoint(seen[method]["model"])
         pd.testing.assert_frame_equal(seen[method], result.training_rows)
+    refit_rows, check_rows = seen["leave_largest_out"]
+    assert heldout.isdisjoint(refit_rows["model"]) and heldout.isdisjoint(check_rows["model"])
+    assert (refit_rows["params"] < SIM_CUT).all() and (check_rows["params"] == SIM_CUT).all()
     assert "value" not in seen["targets"].columns and "smooth" not in " ".join(seen["targets"].columns)
     assert set(seen["targets"]["model"]) == heldout
 
@@ -240,7 +259,7 @@ def test_checkpoints_train_the_link_but_targets_are_final_and_cuts_use_final_siz
             seen[self.config.trend] = rows.copy()
             return self
 
-        def predictive_draws(self, targets, seed=None):
+        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
             return np.full((5, len(targets)), 0.5), np.ones((5, len(targets)))
 
     monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)

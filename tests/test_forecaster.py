@@ -82,6 +82,28 @@ def test_predict_contract_and_interval_order(fitted) -> None:
     pd.testing.assert_frame_equal(fitted.predict(by_compute), pred)
 
 
+def test_link_discrepancy_widens_only_beyond_the_training_range(fitted) -> None:
+    largest = float(np.max(fitted.design.x))
+    assert fitted.largest_log10_flops() == pytest.approx(np.full(len(fitted.design.tasks), largest))
+    # the far target: the latest-emerging task, half a decade or more out, where its curve still climbs
+    emergence = fitted.emergence().sort_values("log10_flops_median")
+    task, x_far = emergence["task"].iloc[-1], max(float(emergence["log10_flops_median"].iloc[-1]), largest + 0.5)
+    params_far = np.sqrt(10**x_far / (6 * 200))  # tokens = 200 x params
+    inside_params = float(PARAMS[np.argmax(PARAMS * TOKENS)])
+    targets = pd.DataFrame({"model": ["in", "far"], "task": [task, task], "params": [inside_params, params_far],
+                            "tokens": [float(np.max(TOKENS[PARAMS == inside_params])), 200 * params_far]})
+    plain, smooth = fitted.predictive_draws(targets, seed=3)
+    wide, wide_smooth = fitted.predictive_draws(targets, seed=3, link_discrepancy=1.0)
+    np.testing.assert_array_equal(wide_smooth, smooth)  # the discrepancy is in the link, not the trend
+    np.testing.assert_array_equal(wide[:, 0], plain[:, 0])  # at the largest training model: distance 0
+    width = lambda d: np.subtract(*np.quantile(d, [0.95, 0.05], axis=0))  # noqa: E731
+    assert width(wide)[1] > 1.2 * width(plain)[1], (task, x_far, largest)
+    observed = targets.assign(observed=[0.5, 0.6])
+    lpd = fitted.heldout_success_lpd(observed, np.array([0.0, 0.5, 1.0]))
+    assert lpd.shape == (3, 2) and np.isfinite(lpd).all()
+    assert np.ptp(lpd[:, 0]) == pytest.approx(0.0, abs=1e-9) and np.ptp(lpd[:, 1]) > 0
+
+
 def test_a_single_family_fit_ignores_a_blank_family_column(fitted) -> None:
     targets = pd.DataFrame({"model": ["big"] * 3, "task": ["task0"] * 3, "params": [8e9] * 3, "tokens": [1.6e11] * 3})
     plain = fitted.predict(targets)
