@@ -115,6 +115,8 @@ class EmergenceForecaster:
         argument gets ``delta * distance * Normal(0, 1)`` with ``distance`` the decades of compute
         beyond the largest training model (``forecast.extrapolation``); 0 adds nothing.
         """
+        if not (np.isfinite(link_discrepancy) and link_discrepancy >= 0):
+            raise ValueError(f"link_discrepancy must be a finite number >= 0, got {link_discrepancy!r}")
         seed = self.config.seed if seed is None else seed
         rng = np.random.default_rng(seed)
         task_idx, k, smooth, distance = self._link_inputs(targets, rng)

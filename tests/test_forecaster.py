@@ -98,6 +98,8 @@ def test_link_discrepancy_widens_only_beyond_the_training_range(fitted) -> None:
     np.testing.assert_array_equal(wide[:, 0], plain[:, 0])  # at the largest training model: distance 0
     width = lambda d: np.subtract(*np.quantile(d, [0.95, 0.05], axis=0))  # noqa: E731
     assert width(wide)[1] > 1.2 * width(plain)[1], (task, x_far, largest)
+    with pytest.raises(ValueError, match="link_discrepancy"):
+        fitted.predictive_draws(targets, link_discrepancy=-0.1)
     observed = targets.assign(observed=[0.5, 0.6])
     lpd = fitted.heldout_success_lpd(observed, np.array([0.0, 0.5, 1.0]))
     assert lpd.shape == (3, 2) and np.isfinite(lpd).all()
