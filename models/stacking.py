@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import special, stats
 
 from forecast.design import is_final_checkpoint
-from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights as stack_lpd
+from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from models.config import SMOOTH_NOISE_DOF, FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
 
@@ -105,7 +105,7 @@ def compare_forms(forecasters: dict[str, EmergenceForecaster]) -> pd.DataFrame:
     return table
 
 
-def stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, float]:
+def loo_stacking_weights(forecasters: dict[str, EmergenceForecaster]) -> dict[str, float]:
     """Stacking weights (sum to 1) of the forms' PSIS-LOO predictive densities of the smooth metric."""
     if len(forecasters) == 1:
         return {name: 1.0 for name in forecasters}
@@ -211,7 +211,7 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
     if targets.empty:
         return None
     smooth_lpd = np.column_stack([heldout_smooth_lpd(f, targets, heldout) for f in refits.values()])
-    weights = stack_lpd(smooth_lpd) if smooth_lpd.shape[0] else np.full(len(refits), 1.0 / len(refits))
+    weights = stacking_weights(smooth_lpd) if smooth_lpd.shape[0] else np.full(len(refits), 1.0 / len(refits))
     log_w = np.log(np.maximum(weights, 1e-300))
     per_form = np.stack([f.heldout_success_lpd(targets, DISCREPANCY_GRID) for f in refits.values()])
     mixture = special.logsumexp(per_form + log_w[:, None, None], axis=0)  # (grid, n)
