@@ -276,7 +276,8 @@ BACKTEST_HELP = """Blind backtest: fit on small models only, predict larger ones
 Methods: hierarchical (the config's trend form), hierarchical_stacked (compute and params_tokens
 trend forms mixed by Bayesian stacking of a leave-largest-out check on the training runs, widened
 beyond the training range by the link discrepancy that check estimates; PSIS-LOO weights when a
-family has under 3 sizes; weights and discrepancy are printed and written to diagnostics.json),
+family has under 3 sizes or under 3 runs below its largest; weights and discrepancy are printed and
+written to diagnostics.json),
 B1_logistic and B2_two_step (baselines). Held-out results are always final checkpoints;
 --link-checkpoints all lets the training runs' intermediate checkpoints inform the link.
 
