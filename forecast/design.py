@@ -14,6 +14,7 @@ tasks share a benchmark and which share a family, so the link can be pooled acro
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -172,12 +173,36 @@ def select_rows(
     return pd.concat(chosen, ignore_index=True)
 
 
+MODEL_KEY = ["family", "model"]
+"""Columns that name one run (model) of the eval table."""
+
+
 def is_final_checkpoint(rows: pd.DataFrame) -> pd.Series:
     """True for each run's last logged step (rows without a step count as final)."""
     if "step" not in rows.columns or rows["step"].isna().all():
         return pd.Series(True, index=rows.index)
-    last = rows.groupby(["family", "model"])["step"].transform("max")
+    last = rows.groupby(MODEL_KEY)["step"].transform("max")
     return rows["step"].isna() | (rows["step"] == last)
+
+
+def model_sizes(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (family, model) with its final checkpoint's ``params``, ``tokens``, ``compute_flops``."""
+    final = rows[is_final_checkpoint(rows)]
+    return final.groupby(MODEL_KEY, as_index=False, sort=False)[["params", "tokens", "compute_flops"]].max()
+
+
+def heldout_targets(heldout_rows: pd.DataFrame, smooth_metric: str, trained_tasks: Sequence[str]) -> pd.DataFrame:
+    """One target per held-out (model, task) success row of a trained task, with its observed value.
+
+    Columns: family, model, task, metric, params, tokens, compute_flops, n_examples, observed. No
+    smooth-metric value is carried: predictions must not see it. Only final checkpoints are used.
+    """
+    final = heldout_rows[is_final_checkpoint(heldout_rows)]
+    success = final[(final["metric"] != smooth_metric) & final["task"].isin(list(trained_tasks))]
+    keys = MODEL_KEY + ["task", "metric"]
+    numeric = ["params", "tokens", "compute_flops", "n_examples", "value"]
+    targets = success[keys + numeric].groupby(keys, as_index=False, sort=True).mean()
+    return targets.rename(columns={"value": "observed"}).reset_index(drop=True)
 
 
 CHECKPOINT_MIN_FRACTION = 0.1

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
-from forecast.design import is_final_checkpoint, select_rows
+from forecast.design import MODEL_KEY, heldout_targets, is_final_checkpoint, model_sizes, select_rows
 from forecast.scoring import crps_ensemble, interval_coverage
 from models.config import FitConfig
 from models.forecaster import EmergenceForecaster
@@ -65,7 +65,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "method", "ratio_bin", "n", "mae_points", "crps_points", "coverage_50", "coverage_90",
     "width_50_points", "width_90_points", "cut",
 )
-MODEL_KEY = ["family", "model"]
 
 SUITE_WINDOWS: tuple[tuple[str, float, float], ...] = (("near", 3.0, 30.0), ("far", 30.0, 300.0))
 """Default-suite windows of a cut's *reach* (compute of the largest held-out run over the largest
@@ -194,12 +193,6 @@ class BacktestSuite:
 
 
 # ============================================================================ splitting
-def model_sizes(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (family, model) with its final checkpoint's ``params``, ``tokens``, ``compute_flops``."""
-    final = rows[is_final_checkpoint(rows)]
-    return final.groupby(MODEL_KEY, as_index=False, sort=False)[["params", "tokens", "compute_flops"]].max()
-
-
 def split_by_size(
     rows: pd.DataFrame, train_max_params: float | None = None, train_max_flops: float | None = None,
     heldout_above: float | None = None,
@@ -225,20 +218,6 @@ def split_by_size(
     train = row_size <= cut.value
     heldout = (row_size > (cut.value if heldout_above is None else heldout_above)) & is_final_checkpoint(rows).to_numpy()
     return rows[train].reset_index(drop=True), rows[heldout].reset_index(drop=True)
-
-
-def heldout_targets(heldout_rows: pd.DataFrame, smooth_metric: str, trained_tasks: Sequence[str]) -> pd.DataFrame:
-    """One target per held-out (model, task) success row of a trained task, with its observed value.
-
-    Columns: family, model, task, metric, params, tokens, compute_flops, n_examples, observed. No
-    smooth-metric value is carried: predictions must not see it. Only final checkpoints are used.
-    """
-    final = heldout_rows[is_final_checkpoint(heldout_rows)]
-    success = final[(final["metric"] != smooth_metric) & final["task"].isin(list(trained_tasks))]
-    keys = MODEL_KEY + ["task", "metric"]
-    numeric = ["params", "tokens", "compute_flops", "n_examples", "value"]
-    targets = success[keys + numeric].groupby(keys, as_index=False, sort=True).mean()
-    return targets.rename(columns={"value": "observed"}).reset_index(drop=True)
 
 
 def extrapolation_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> np.ndarray:

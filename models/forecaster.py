@@ -120,14 +120,20 @@ class EmergenceForecaster:
         seed = self.config.seed if seed is None else seed
         rng = np.random.default_rng(seed)
         task_idx, k, smooth, distance = self._link_inputs(targets, rng)
-        link_smooth = smooth
+        shift = None
         if link_discrepancy > 0:  # its own stream: draws inside the training range stay exactly as without it
             eps = np.random.default_rng([seed, 1]).standard_normal(smooth.shape)
             shift = link_discrepancy * distance[None, :] * eps
-            link_smooth = smooth - self._draws("spread")[:, task_idx] * shift
-        mean = np.clip(self.expected_success(task_idx, link_smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
+        mean = self._link_mean(task_idx, smooth, shift)
         success = self._success_noise(mean, task_idx, targets, rng)
         return success, self.design.unstandardise(smooth, k)
+
+    def _link_mean(self, task_idx: np.ndarray, smooth: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
+        """Expected success (S, n), clipped into (SUCCESS_EPS, 1 - SUCCESS_EPS), with the link's argument
+        moved by ``shift`` per-example spreads (S, n; None: not moved)."""
+        if shift is not None:
+            smooth = smooth - self._draws("spread")[:, task_idx] * shift
+        return np.clip(self.expected_success(task_idx, smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
 
     def _link_inputs(self, targets: pd.DataFrame, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(task index (n,), series index (n,), standardised smooth draws with noise (S, n),
@@ -169,15 +175,24 @@ class EmergenceForecaster:
         rng = np.random.default_rng(self.config.seed if seed is None else seed)
         task_idx, _, smooth, distance = self._link_inputs(targets, rng)
         eps = rng.standard_normal(smooth.shape)
-        spread = self._draws("spread")[:, task_idx]
         observed = pd.to_numeric(targets["observed"], errors="coerce").to_numpy(float)
         out = np.empty((len(deltas), len(targets)))
         for j, delta in enumerate(np.asarray(deltas, dtype=float)):
-            link_smooth = smooth - spread * (delta * distance[None, :] * eps)
-            mean = np.clip(self.expected_success(task_idx, link_smooth), SUCCESS_EPS, 1 - SUCCESS_EPS)
+            mean = self._link_mean(task_idx, smooth, delta * distance[None, :] * eps)
             logpdf = self._success_logpdf(mean, task_idx, targets, observed)
             out[j] = special.logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
         return out
+
+    def smooth_logpdf(self, targets: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
+        """Log density (S, n) of smooth values ``raw`` (metric units, one per target row) under each
+        draw's Student-t around the trend, as in the model (standardised units, so the Jacobian of the
+        standardisation is left out: it is the same for every fit on the same rows)."""
+        d = self.design
+        task_idx, log10_params, log10_tokens = _target_arrays(targets, d)
+        k = d.task_series[task_idx]
+        trend = self.smooth_trend_draws(task_idx, log10_params, log10_tokens)
+        y = d.standardise(np.asarray(raw, dtype=float), k)
+        return stats.t.logpdf(y[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=self._draws("smooth_noise")[:, k])
 
     def _success_noise(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame, rng) -> np.ndarray:
         n = _target_n_examples(targets)

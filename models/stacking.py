@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from forecast.design import is_final_checkpoint
+from forecast.design import MODEL_KEY, heldout_targets, is_final_checkpoint, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from models.config import SMOOTH_NOISE_DOF, FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
@@ -45,7 +45,6 @@ MIN_SIZES_FOR_CHECK = 3
 """Model sizes (distinct params) a family needs for the leave-largest-out check: two stay to fit."""
 MIN_RUNS_FOR_CHECK = 3
 """Runs a family must keep after its largest models are left out (a trend needs 3 models)."""
-MODEL_KEY = ["family", "model"]
 
 
 def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
@@ -141,8 +140,7 @@ def leave_largest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     """(rows without each family's largest models, those models' final-checkpoint rows), or None
     when a family has fewer than :data:`MIN_SIZES_FOR_CHECK` sizes (params) or would keep fewer than
     :data:`MIN_RUNS_FOR_CHECK` runs."""
-    final = rows[is_final_checkpoint(rows)]
-    sizes = final.groupby(MODEL_KEY, as_index=False)["params"].max()
+    sizes = model_sizes(rows)
     largest = sizes["params"] == sizes.groupby("family")["params"].transform("max")
     kept_runs = sizes[~largest].groupby("family").size().reindex(sizes["family"].unique(), fill_value=0)
     if (sizes.groupby("family")["params"].nunique() < MIN_SIZES_FOR_CHECK).any() or (kept_runs < MIN_RUNS_FOR_CHECK).any():
@@ -153,43 +151,24 @@ def leave_largest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
 
 
-def _heldout_success_targets(heldout: pd.DataFrame, forecaster: EmergenceForecaster) -> pd.DataFrame:
-    """Held-out success rows of tasks the refit knows, as prediction targets with ``observed``."""
-    smooth_metric = forecaster.config.smooth_metric
-    rows = heldout[heldout["metric"] != smooth_metric]
-    known = [_knows(forecaster, task, family) for task, family in zip(rows["task"], rows["family"])]
-    columns = [c for c in ("family", "model", "task", "params", "tokens", "compute_flops", "n_examples")
-               if c in rows.columns]
-    return rows.loc[known, columns].assign(observed=rows.loc[known, "value"].to_numpy(float)).reset_index(drop=True)
-
-
-def _knows(forecaster: EmergenceForecaster, task: str, family: str) -> bool:
-    try:
-        forecaster.design.task_key(str(task), str(family))
-    except ValueError:
-        return False
-    return True
+def _heldout_success_targets(heldout: pd.DataFrame, reduced: pd.DataFrame, smooth_metric: str) -> pd.DataFrame:
+    """The held-out success results of (family, task) pairs the refit was trained on, as targets."""
+    success = reduced[reduced["metric"] != smooth_metric]
+    targets = heldout_targets(heldout, smooth_metric, sorted(set(success["task"])))
+    trained = pd.MultiIndex.from_frame(success[["family", "task"]])
+    return targets[pd.MultiIndex.from_frame(targets[["family", "task"]]).isin(trained)].reset_index(drop=True)
 
 
 def heldout_smooth_lpd(forecaster: EmergenceForecaster, targets: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
-    """Log predictive density (n,) of each target's observed smooth metric (same model and task, or
-    the model's task ``*`` row) under the refit: Student-t around the trend, as in the model."""
-    d = forecaster.design
+    """Log predictive density (n_points,) of the held-out smooth metric under a refit: one point per
+    target's (model, task) smooth row, or per model for a model-level (task ``*``) row."""
     smooth = heldout[heldout["metric"] == forecaster.config.smooth_metric].set_index(["model", "task"])["value"]
-    raw = np.array([smooth.get((m, t), smooth.get((m, "*"), np.nan)) for m, t in zip(targets["model"], targets["task"])])
-    keep = np.isfinite(raw)
-    task_idx = np.array([d.tasks.index(d.task_key(str(t), str(f))) for t, f in zip(targets["task"], targets["family"])])
-    k = d.task_series[task_idx]
-    params = targets["params"].to_numpy(float)
-    tokens = pd.to_numeric(targets.get("tokens"), errors="coerce").to_numpy(float)
-    tokens = np.where(np.isfinite(tokens), tokens, targets["compute_flops"].to_numpy(float) / (6.0 * params))
-    trend = forecaster.smooth_trend_draws(task_idx, np.log10(params), np.log10(tokens))
-    y = d.standardise(np.where(keep, raw, 0.0), k)
-    loglik = stats.t.logpdf(y[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=forecaster._draws("smooth_noise")[:, k])
-    lpd = special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
-    # one point per (model, series): tasks sharing a series (task "*") share its smooth value
-    first = ~pd.DataFrame({"model": targets["model"].to_numpy(), "k": k}).duplicated().to_numpy()
-    return lpd[keep & first]
+    source = [t if (m, t) in smooth.index else "*" for m, t in zip(targets["model"], targets["task"])]
+    raw = np.array([smooth.get((m, t), np.nan) for m, t in zip(targets["model"], source)], dtype=float)
+    first = ~pd.DataFrame({"model": targets["model"].to_numpy(), "source": source}).duplicated().to_numpy()
+    keep = np.isfinite(raw) & first
+    loglik = forecaster.smooth_logpdf(targets[keep], raw[keep])
+    return special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
 
 
 def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress: bool = False) -> LeaveLargestOutCheck | None:
@@ -207,7 +186,7 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
             print(f"leave-largest-out check: refitting {form} without {heldout['model'].nunique()} largest models",
                   file=sys.stderr, flush=True)
         refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins)
-    targets = _heldout_success_targets(heldout, next(iter(refits.values())))
+    targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
     if targets.empty:
         return None
     smooth_lpd = np.column_stack([heldout_smooth_lpd(f, targets, heldout) for f in refits.values()])
@@ -217,7 +196,7 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
     mixture = special.logsumexp(per_form + log_w[:, None, None], axis=0)  # (grid, n)
     delta = link_discrepancy_mle(mixture)
     total = mixture.sum(axis=1)
-    distance = max(float(np.max(f.target_distance(targets))) for f in refits.values())
+    distance = float(np.max(next(iter(refits.values())).target_distance(targets)))  # the refits share their rows
     return LeaveLargestOutCheck(
         heldout_models=sorted(heldout["model"].astype(str).unique()), n_smooth_points=int(smooth_lpd.shape[0]),
         n_success_points=len(targets), smooth_lpd=dict(zip(refits, smooth_lpd.sum(axis=0).tolist())),

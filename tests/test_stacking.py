@@ -46,6 +46,8 @@ def test_leave_largest_out_split_holds_out_each_familys_largest_size() -> None:
         "family": ["a"] * 5 + ["b"] * 4, "model": ["a1", "a1b", "a2", "a3", "a3b", "b1", "b1b", "b2", "b3"],
         "params": [1e8, 1e8, 2e8, 4e8, 4e8, 1e9, 1e9, 2e9, 4e9], "metric": "acc", "task": "t", "value": 0.5,
     })
+    rows["tokens"] = 20 * rows["params"]
+    rows["compute_flops"] = 6 * rows["params"] * rows["tokens"]
     kept, held = leave_largest_out_split(rows)
     assert set(held["model"]) == {"a3", "a3b", "b3"} and set(kept["model"]) == {"a1", "a1b", "a2", "b1", "b1b", "b2"}
     assert leave_largest_out_split(rows[rows["model"] != "b2"]) is None  # family b: two sizes
