@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 from datetime import datetime
 
@@ -83,6 +84,25 @@ async def _wait_for(client, actor, fit_id, ok, timeout):
 CPU_WINDOW = 3.0
 
 
+class _WorkerThread:
+    """The worker loop on its own thread and event loop, as in the worker process. On the test's loop
+    it would deadlock: the test client's requests block that loop while the app serves them, so a
+    worker suspended between its UPDATE and COMMIT keeps the row lock the app's request waits for."""
+
+    def __init__(self, settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop = asyncio.Event()
+        self.thread = threading.Thread(
+            target=lambda: self.loop.run_until_complete(run_worker(settings, stop=self.stop, bot=False)), daemon=True)
+        self.thread.start()
+
+    async def halt(self, timeout: float) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        await asyncio.to_thread(self.thread.join, timeout)
+        assert not self.thread.is_alive(), f"the worker did not stop within {timeout} s"
+        self.loop.close()
+
+
 async def _cpu_seconds_over(seconds: float) -> float:
     """CPU time (all threads of this process) spent while the test just waits `seconds`."""
     start = time.process_time()
@@ -98,8 +118,7 @@ async def test_cancelling_a_running_fit_stops_its_sampler_and_frees_the_worker(c
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)
     long_id = (await client.post("/v1/fits", json={**LONG, "dataset_id": ds}, headers=alice.headers)).json()["id"]
-    stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(fit_settings, stop=stop, bot=False))
+    worker = _WorkerThread(fit_settings)
     try:
         # the stage says when compilation is over and the chains are drawing
         sampling = await _wait_for(client, alice, long_id,
@@ -127,5 +146,4 @@ async def test_cancelling_a_running_fit_stops_its_sampler_and_frees_the_worker(c
         done = await _wait_for(client, alice, next_id, lambda b: b["state"] == "done", timeout=240)
         assert done["attempts"] == 1
     finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=120)
+        await worker.halt(timeout=120)
