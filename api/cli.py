@@ -121,8 +121,8 @@ CHAINS_OPT = typer.Option(2, "--chains", help="independent chains (R-hat needs >
 CHANCE_OPT = typer.Option(None, "--chance", help="chance rate for success rows that lack a `chance` column")
 DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: direction of an unknown smooth metric")
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
-CHECKPOINTS_OPT = typer.Option("final", "--link-checkpoints", help="final | all: also fit the link on up to "
-                               "8 intermediate checkpoints per run (needs a `step` column)")
+CHECKPOINTS_OPT = typer.Option("final", "--link-checkpoints", help="final | all: also fit the link on a few "
+                               "intermediate checkpoints per run, evenly spaced in log(step) (needs a `step` column)")
 
 
 def _say(message: str) -> None:

@@ -5,7 +5,8 @@ Rows:
   draws) run twice, each in a fresh Python process sharing one new compile-cache directory
   (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
   second finds whatever the first cached; then the fit with the link on every checkpoint
-  (issue 6: ``link_checkpoints="all"``, up to 8 per run) on the checkpoint table, twice: its first
+  (issue 6: ``link_checkpoints="all"``, up to ``forecast.design.CHECKPOINTS_PER_RUN`` per run) on
+  the checkpoint table, twice: its first
   fit finds only the operations it shares with the final-checkpoint model cached, its second the
   whole graph. Wall time (whole fit, model build + compile + sampling),
   compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from forecast.design import CHECKPOINTS_PER_RUN
+
 DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # Trend of the smooth metric, parameterised by what the data pin down: its level and slope (per
     # decade, > 0 means improving) at the mean training compute x0, each series on its own (the data
@@ -98,7 +100,7 @@ class FitConfig(BaseModel):
     families: list[str] | None = None
     trend: Literal["compute", "params_tokens"] = "compute"
     link_checkpoints: Literal["final", "all"] = "final"
-    checkpoints_per_run: int = Field(8, ge=1)
+    checkpoints_per_run: int = Field(CHECKPOINTS_PER_RUN, ge=1)
     priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sampler: Literal["nutpie", "pymc"] = "nutpie"
     draws: int = Field(1000, ge=50)
