@@ -189,10 +189,18 @@ class EmergenceForecaster:
         standardisation is left out: it is the same for every fit on the same rows)."""
         d = self.design
         task_idx, log10_params, log10_tokens = _target_arrays(targets, d)
-        k = d.task_series[task_idx]
+        y = d.standardise(np.asarray(raw, dtype=float), d.task_series[task_idx])
+        return self.standardised_smooth_logpdf(task_idx, log10_params, log10_tokens, y)
+
+    def standardised_smooth_logpdf(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray,
+                                   y: np.ndarray) -> np.ndarray:
+        """Log density (S, n) of standardised smooth values ``y`` (one per row: task index, log10
+        params, log10 tokens) under each draw's Student-t around the trend: the model's smooth
+        likelihood, the one place it is evaluated outside PyMC."""
+        k = self.design.task_series[task_idx]
         trend = self.smooth_trend_draws(task_idx, log10_params, log10_tokens)
-        y = d.standardise(np.asarray(raw, dtype=float), k)
-        return stats.t.logpdf(y[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=self._draws("smooth_noise")[:, k])
+        return stats.t.logpdf(np.asarray(y, dtype=float)[None, :], SMOOTH_NOISE_DOF, loc=trend,
+                              scale=self._draws("smooth_noise")[:, k])
 
     def _success_noise(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame, rng) -> np.ndarray:
         n = _target_n_examples(targets)

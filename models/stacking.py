@@ -31,11 +31,11 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from forecast.design import MODEL_KEY, heldout_targets, is_final_checkpoint, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
-from models.config import SMOOTH_NOISE_DOF, FitConfig
+from models.config import FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
 
 TREND_FORMS = ("compute", "params_tokens")
@@ -58,9 +58,8 @@ def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     models = d.smooth_model_idx
     series_task = np.array([int(np.flatnonzero(d.task_series == k)[0]) for k in d.smooth_series_idx])
-    trend = forecaster.smooth_trend_draws(series_task, d.log10_params[models], d.log10_tokens[models])
-    noise = forecaster._draws("smooth_noise")[:, d.smooth_series_idx]
-    loglik = stats.t.logpdf(d.smooth_obs[None, :], SMOOTH_NOISE_DOF, loc=trend, scale=noise)
+    loglik = forecaster.standardised_smooth_logpdf(series_task, d.log10_params[models], d.log10_tokens[models],
+                                                   d.smooth_obs)
     return loglik.reshape(chains, draws, -1)
 
 
