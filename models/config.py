@@ -124,9 +124,12 @@ class FitConfig(BaseModel):
         return {**DEFAULT_PRIORS, **self.priors}
 
     def structural_key(self) -> str:
-        """The part of the config that defines the model (not how it is sampled), as canonical JSON."""
-        keys = ("smooth_metric", "success_metric", "tasks", "families", "trend", "link_checkpoints",
-                "checkpoints_per_run")
+        """The part of the config that defines the model (not how it is sampled), as canonical JSON.
+
+        ``checkpoints_per_run`` counts only when the link uses intermediate checkpoints."""
+        keys = ("smooth_metric", "success_metric", "tasks", "families", "trend", "link_checkpoints")
+        if self.link_checkpoints == "all":
+            keys += ("checkpoints_per_run",)
         data = {k: getattr(self, k) for k in keys} | {"priors": self.resolved_priors()}
         return json.dumps(data, sort_keys=True)
 

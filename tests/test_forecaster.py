@@ -153,6 +153,8 @@ def test_save_load_round_trip_and_stale_files(fitted, tmp_path) -> None:
     pd.testing.assert_frame_equal(loaded.emergence(), fitted.emergence())
     with pytest.raises(StaleFitError, match="different configuration"):
         EmergenceForecaster.load(path, expect=fitted.config.model_copy(update={"smooth_metric": "nll"}))
+    assert fitted.config.link_checkpoints == "final"  # so the checkpoint thinning cannot make it stale
+    EmergenceForecaster.load(path, expect=fitted.config.model_copy(update={"checkpoints_per_run": 8}))
     import arviz as az
 
     idata = az.from_netcdf(str(path))
@@ -160,6 +162,13 @@ def test_save_load_round_trip_and_stale_files(fitted, tmp_path) -> None:
     idata.to_netcdf(str(tmp_path / "old.nc"))
     with pytest.raises(StaleFitError, match="refit"):
         EmergenceForecaster.load(tmp_path / "old.nc")
+
+
+def test_checkpoints_per_run_is_structural_only_with_the_checkpoint_link() -> None:
+    final = FitConfig()
+    assert final.structural_key() == final.model_copy(update={"checkpoints_per_run": 8}).structural_key()
+    every = FitConfig(link_checkpoints="all")
+    assert every.structural_key() != every.model_copy(update={"checkpoints_per_run": 8}).structural_key()
 
 
 def test_too_little_data_is_refused() -> None:
