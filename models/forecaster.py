@@ -90,8 +90,7 @@ class EmergenceForecaster:
         k = d.task_series[task_idx]
         floor, log_amp, rate = self._draws("floor")[:, k], self._draws("log_amplitude")[:, k], self._draws("rate")[:, k]
         if self.config.trend == "compute":
-            x = np.log10(6.0) + log10_params + log10_tokens
-            return trend_compute(x[None, :], floor, log_amp, rate, d.x0)
+            return trend_compute(_log10_flops(log10_params, log10_tokens)[None, :], floor, log_amp, rate, d.x0)
         log_amp_d, rate_d = self._draws("log_amplitude_tokens")[:, k], self._draws("rate_tokens")[:, k]
         return trend_params_tokens(log10_params[None, :], log10_tokens[None, :], floor, log_amp, rate,
                                    log_amp_d, rate_d, d.n0, d.d0)
@@ -150,8 +149,7 @@ class EmergenceForecaster:
         return self._distance(*_target_arrays(targets, self.design))
 
     def _distance(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
-        x = np.log10(6.0) + log10_params + log10_tokens
-        return extrapolation_distance(x, self.largest_log10_flops()[task_idx])
+        return extrapolation_distance(_log10_flops(log10_params, log10_tokens), self.largest_log10_flops()[task_idx])
 
     def largest_log10_flops(self) -> np.ndarray:
         """Per task (T,): log10 FLOPs of the largest training model of the task's family (all models
@@ -374,6 +372,11 @@ def _check_enough_data(design: Design) -> None:
 def _task_index(design: Design, task: str, family: str | None = None) -> int:
     """Index of a fitted task: its name, or with several families ``"family/task"`` or (task, family)."""
     return design.tasks.index(design.task_key(task, family))
+
+
+def _log10_flops(log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
+    """log10 training FLOPs, 6 * params * tokens (the eval table's default ``compute_flops``)."""
+    return np.log10(6.0) + log10_params + log10_tokens
 
 
 def _target_n_examples(targets: pd.DataFrame) -> np.ndarray:
