@@ -201,14 +201,20 @@ class EmergenceForecaster:
                               scale=self._draws("smooth_noise")[:, k])
 
     def _success_noise(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame, rng) -> np.ndarray:
+        """Observed-success draws (S, n) around ``mean``: Beta, or Binomial where ``n_examples`` is known.
+
+        Each target column draws from its own child stream of ``rng``: NumPy's Beta and Binomial
+        samplers use rejection, so one array call would let a column's parameters change how many
+        random numbers are consumed before the next column, and so every later column's draws."""
         n = _target_n_examples(targets)
-        out = mean.copy()
-        if "concentration" in self.idata.posterior:
-            kappa = self._draws("concentration")[:, task_idx]
-            out = rng.beta(mean * kappa, (1 - mean) * kappa)
         known = np.isfinite(n) & (n > 0)
-        if known.any():
-            out[:, known] = rng.binomial(n[known].astype(int), mean[:, known]) / n[known]
+        kappa = self._draws("concentration")[:, task_idx] if "concentration" in self.idata.posterior else None
+        out = mean.copy()
+        for j, stream in enumerate(rng.spawn(mean.shape[1])):
+            if known[j]:
+                out[:, j] = stream.binomial(int(n[j]), mean[:, j]) / n[j]
+            elif kappa is not None:
+                out[:, j] = stream.beta(mean[:, j] * kappa[:, j], (1 - mean[:, j]) * kappa[:, j])
         return out
 
     def _success_logpdf(self, mean: np.ndarray, task_idx: np.ndarray, targets: pd.DataFrame,

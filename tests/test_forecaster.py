@@ -96,6 +96,9 @@ def test_link_discrepancy_widens_only_beyond_the_training_range(fitted) -> None:
     wide, wide_smooth = fitted.predictive_draws(targets, seed=3, link_discrepancy=1.0)
     np.testing.assert_array_equal(wide_smooth, smooth)  # the discrepancy is in the link, not the trend
     np.testing.assert_array_equal(wide[:, 0], plain[:, 0])  # at the largest training model: distance 0
+    # a target's draws do not depend on the other targets' (rejection samplers, one stream per column)
+    farther, _ = fitted.predictive_draws(targets.assign(params=[inside_params, 3 * params_far]), seed=3)
+    np.testing.assert_array_equal(farther[:, 0], plain[:, 0])
     width = lambda d: np.subtract(*np.quantile(d, [0.95, 0.05], axis=0))  # noqa: E731
     assert width(wide)[1] > 1.2 * width(plain)[1], (task, x_far, largest)
     with pytest.raises(ValueError, match="link_discrepancy"):
