@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TUNE
+
 app = typer.Typer(help="Turnsignal: forecast, bet on and score capability emergence.", no_args_is_help=True)
 
 
@@ -115,9 +117,9 @@ TASKS_OPT = typer.Option(None, "--tasks", help="only these tasks (comma list)")
 SEED_OPT = typer.Option(0, "--seed", help="random seed of the sampler and the predictive draws")
 TREND_OPT = typer.Option("compute", "--trend", help="compute (power law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
 SAMPLER_OPT = typer.Option("nutpie", "--sampler", help="nutpie (default, fast) | pymc (fallback)")
-DRAWS_OPT = typer.Option(1000, "--draws", help="posterior draws per chain")
-TUNE_OPT = typer.Option(1000, "--tune", help="warm-up steps per chain")
-CHAINS_OPT = typer.Option(2, "--chains", help="independent chains (R-hat needs >= 2)")
+DRAWS_OPT = typer.Option(DEFAULT_DRAWS, "--draws", help="posterior draws per chain")
+TUNE_OPT = typer.Option(DEFAULT_TUNE, "--tune", help="warm-up steps per chain")
+CHAINS_OPT = typer.Option(DEFAULT_CHAINS, "--chains", help="independent chains (R-hat needs >= 2)")
 CHANCE_OPT = typer.Option(None, "--chance", help="chance rate for success rows that lack a `chance` column")
 DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: direction of an unknown smooth metric")
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")

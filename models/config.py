@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from forecast.design import CHECKPOINTS_PER_RUN
+from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 
 DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # Trend of the smooth metric, parameterised by what the data pin down: its level and slope (per
@@ -103,10 +104,10 @@ class FitConfig(BaseModel):
     checkpoints_per_run: int = Field(CHECKPOINTS_PER_RUN, ge=1)
     priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    draws: int = Field(1000, ge=50)
-    tune: int = Field(1000, ge=50)
-    chains: int = Field(2, ge=1)
-    target_accept: float = Field(0.99, gt=0.5, lt=1.0)
+    draws: int = Field(DEFAULT_DRAWS, ge=50)
+    tune: int = Field(DEFAULT_TUNE, ge=50)
+    chains: int = Field(DEFAULT_CHAINS, ge=1)
+    target_accept: float = Field(DEFAULT_TARGET_ACCEPT, gt=0.5, lt=1.0)
     seed: int = 0
 
     @field_validator("priors")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from api.schemas import RequestBody, ResponseBody
+from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 
 
 class TargetModel(RequestBody):
@@ -31,10 +32,10 @@ class FitCreate(RequestBody):
     success_metric: list[str] = Field(default_factory=lambda: ["acc"], min_length=1, max_length=10)
     trend: Literal["compute", "params_tokens"] = "compute"
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    draws: int = Field(default=1000, ge=50, le=20_000)
-    tune: int = Field(default=1000, ge=50, le=20_000)
-    chains: int = Field(default=2, ge=1, le=8)
-    target_accept: float = Field(default=0.99, gt=0.5, lt=1.0)
+    draws: int = Field(default=DEFAULT_DRAWS, ge=50, le=20_000)
+    tune: int = Field(default=DEFAULT_TUNE, ge=50, le=20_000)
+    chains: int = Field(default=DEFAULT_CHAINS, ge=1, le=8)
+    target_accept: float = Field(default=DEFAULT_TARGET_ACCEPT, gt=0.5, lt=1.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     targets: list[TargetModel] = Field(default_factory=list, max_length=100)
