@@ -43,6 +43,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import expit
 
+from forecast.compute import training_flops
 from forecast.links import trend_compute
 
 LOG_TRANSFORMED = ("ppl", "perplexity")
@@ -428,7 +429,7 @@ def _log10_compute(frame: pd.DataFrame, what: str) -> np.ndarray:
         return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
 
     flops = column("compute_flops")
-    flops = np.where(np.isfinite(flops), flops, 6.0 * column("params") * column("tokens"))
+    flops = np.where(np.isfinite(flops), flops, training_flops(column("params"), column("tokens")))
     bad = ~(np.isfinite(flops) & (flops > 0))
     if bad.any():
         raise ValueError(f"{what}: rows {list(np.flatnonzero(bad) + 1)[:10]} need compute_flops > 0 "

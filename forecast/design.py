@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.compute import tokens_from_flops
+
 LOG_TRANSFORMED = ("ppl", "perplexity")
 """Metric-name fragments whose values are modelled on the log scale (perplexity -> nats)."""
 
@@ -275,7 +277,7 @@ def build_design(
     x = np.log10(model_table["compute_flops"].to_numpy(float))
     log10_params = np.log10(model_table["params"].to_numpy(float))
     tokens = model_table["tokens"].to_numpy(float)
-    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, 10**x / (6 * 10**log10_params)))
+    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, tokens_from_flops(10**x, 10**log10_params)))
 
     task_names = sorted(success_rows["task"].unique())
     task_family_name = dict(zip(success_rows["task"], success_rows["family"].astype(str)))

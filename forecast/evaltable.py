@@ -25,6 +25,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.compute import training_flops
 from forecast.metrics import Metric, lookup_metric
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("family", "model", "params", "task", "metric", "value")
@@ -258,7 +259,7 @@ def validate_eval_table(
     _check_all_tasks_rows(work, metrics, source, rows, problems)
 
     missing_flops = work["compute_flops"].isna()
-    work.loc[missing_flops, "compute_flops"] = 6.0 * work["params"] * work["tokens"]
+    work.loc[missing_flops, "compute_flops"] = training_flops(work["params"], work["tokens"])
 
     if problems:
         raise EvalTableError(sorted(problems, key=lambda p: (p.row or 0)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.compute import training_flops
 from forecast.emergence import emergence_scale_closed_form, target_success
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
 
@@ -71,7 +72,7 @@ def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndar
     concatenate their tables for a multi-family fit).
     """
     rng = np.random.default_rng(seed)
-    x = np.log10(6.0 * params * tokens)
+    x = np.log10(training_flops(params, tokens))
     n, d = np.log10(params), np.log10(tokens)
     rows = []
     for truth in truths:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from forecast.compute import log10_size_on_path, log10_training_flops, tokens_from_flops
 from forecast.design import Design, build_design, select_rows
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import extrapolation_distance
@@ -90,7 +91,7 @@ class EmergenceForecaster:
         k = d.task_series[task_idx]
         floor, log_amp, rate = self._draws("floor")[:, k], self._draws("log_amplitude")[:, k], self._draws("rate")[:, k]
         if self.config.trend == "compute":
-            return trend_compute(_log10_flops(log10_params, log10_tokens)[None, :], floor, log_amp, rate, d.x0)
+            return trend_compute(log10_training_flops(log10_params, log10_tokens)[None, :], floor, log_amp, rate, d.x0)
         log_amp_d, rate_d = self._draws("log_amplitude_tokens")[:, k], self._draws("rate_tokens")[:, k]
         return trend_params_tokens(log10_params[None, :], log10_tokens[None, :], floor, log_amp, rate,
                                    log_amp_d, rate_d, d.n0, d.d0)
@@ -149,7 +150,7 @@ class EmergenceForecaster:
         return self._distance(*_target_arrays(targets, self.design))
 
     def _distance(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
-        return extrapolation_distance(_log10_flops(log10_params, log10_tokens), self.largest_log10_flops()[task_idx])
+        return extrapolation_distance(log10_training_flops(log10_params, log10_tokens), self.largest_log10_flops()[task_idx])
 
     def largest_log10_flops(self) -> np.ndarray:
         """Per task (T,): log10 FLOPs of the largest training model of the task's family (all models
@@ -261,8 +262,7 @@ class EmergenceForecaster:
     def _success_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
         """Expected success along the training set's tokens-per-parameter ratio, shape (S, len(grid))."""
         r = self.design.tokens_per_param
-        log10_params = 0.5 * (grid - np.log10(6.0 * r))
-        log10_tokens = log10_params + np.log10(r)
+        log10_params, log10_tokens = log10_size_on_path(grid, r)
         task_idx = np.full(grid.shape, t)
         return self.expected_success(task_idx, self.smooth_trend_draws(task_idx, log10_params, log10_tokens))
 
@@ -380,11 +380,6 @@ def _task_index(design: Design, task: str, family: str | None = None) -> int:
     return design.tasks.index(design.task_key(task, family))
 
 
-def _log10_flops(log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
-    """log10 training FLOPs, 6 * params * tokens (the eval table's default ``compute_flops``)."""
-    return np.log10(6.0) + log10_params + log10_tokens
-
-
 def _target_n_examples(targets: pd.DataFrame) -> np.ndarray:
     """Each target's ``n_examples`` (NaN where unknown), shape (n,)."""
     n_examples = targets.get("n_examples", pd.Series(np.nan, index=targets.index))
@@ -410,7 +405,7 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     params = pd.to_numeric(targets["params"], errors="coerce").to_numpy(float)
     tokens = pd.to_numeric(targets.get("tokens", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
     flops = pd.to_numeric(targets.get("compute_flops", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
-    tokens = np.where(np.isfinite(tokens), tokens, flops / (6.0 * params))
+    tokens = np.where(np.isfinite(tokens), tokens, tokens_from_flops(flops, params))
     bad = ~(np.isfinite(params) & (params > 0) & np.isfinite(tokens) & (tokens > 0))
     if bad.any():
         raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from forecast.compute import log10_size_on_path
+
 FIGSIZE_INCHES = (8.0, 6.0)
 DPI = 100  # PNG size in pixels = FIGSIZE_INCHES * DPI = 800 x 600
 
@@ -76,8 +78,7 @@ def emergence_curve(forecaster: Any, task: str, fmt: str = "png", target_scales:
     lo, hi = forecaster.search_range()
     grid = np.linspace(lo, hi, n_grid)
     r = design.tokens_per_param
-    log10_params = 0.5 * (grid - np.log10(6.0 * r))
-    log10_tokens = log10_params + np.log10(r)
+    log10_params, log10_tokens = log10_size_on_path(grid, r)
     task_idx = np.full(grid.shape, t)
     smooth_std = forecaster.smooth_trend_draws(task_idx, log10_params, log10_tokens)
     success = forecaster.expected_success(task_idx, smooth_std)

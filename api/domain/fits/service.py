@@ -32,6 +32,7 @@ from api.domain.fits.schemas import (EmergenceOut, EmergenceRow, FitCreate, FitO
                                      PredictTarget)
 from api.errors import ApiError, not_found
 from api.fit_queue import FitQueue, TableQueue
+from forecast.compute import training_flops
 
 LIVE_STATES = ("queued", "running", "done")
 MIN_MODELS = 3
@@ -240,7 +241,7 @@ async def predict(session: AsyncSession, viewer: Participant, fit_id: str, targe
 def _plot_blocking(forecaster: Any, task: str, fmt: str, targets: list[dict[str, Any]]) -> bytes:
     from models.plots import emergence_curve
 
-    marks = {t["model"]: float(np.log10(6.0 * t["params"] * t["tokens"])) for t in targets}
+    marks = {t["model"]: float(np.log10(training_flops(t["params"], t["tokens"]))) for t in targets}
     return emergence_curve(forecaster, task, fmt=fmt, target_scales=marks)
 
 
