@@ -6,9 +6,8 @@ Rows:
   (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
   second finds whatever the first cached; then the fit with the link on every checkpoint
   (issue 6: ``link_checkpoints="all"``, up to ``forecast.design.CHECKPOINTS_PER_RUN`` per run) on
-  the checkpoint table, twice: its first
-  fit finds only the operations it shares with the final-checkpoint model cached, its second the
-  whole graph. Wall time (whole fit, model build + compile + sampling),
+  the checkpoint table, twice: its first fit finds only the operations it shares with the
+  final-checkpoint model cached, its second the whole graph. Wall time (whole fit, model build + compile + sampling),
   compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
 * the extrapolation-matched backtests (issue 6), the default ``turnsignal backtest`` suite, one row
   per case x cut x method (hierarchical, hierarchical_stacked, B1_logistic, B2_two_step): OLMo ladder
