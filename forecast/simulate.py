@@ -128,3 +128,24 @@ def simulate_margins(ladder: SimulatedLadder, scale: float = 4.0, offset: float 
                          "margin_mean": margins.mean(), "margin_sd": margins.std(ddof=1), "n": n_examples,
                          "accuracy": float(np.mean(margins > 0))})
     return pd.DataFrame(rows)
+
+
+def with_checkpoints(table: pd.DataFrame, final_step: float = 1000.0,
+                     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)) -> pd.DataFrame:
+    """A simulated ladder's table plus earlier checkpoints of every run (a ``step`` column).
+
+    The checkpoint at ``fraction`` of ``final_step`` has seen that fraction of the run's tokens
+    (its compute follows), its smooth metric is ``0.3 * (1 - fraction)`` worse and its success
+    ``0.05 * (1 - fraction)`` lower (clipped to [0, 1]): a big run's early checkpoint then has less
+    compute than small runs' final ones, as on a real ladder. Not drawn from the model's link.
+    """
+    final = table.assign(step=float(final_step))
+    early = []
+    for fraction in fractions:
+        rows = final.assign(step=float(final_step * fraction), tokens=final["tokens"] * fraction)
+        rows["compute_flops"] = training_flops(rows["params"], rows["tokens"])
+        smooth = rows["metric"] == "bpb"
+        rows.loc[smooth, "value"] += 0.3 * (1 - fraction)
+        rows.loc[~smooth, "value"] = (rows.loc[~smooth, "value"] - 0.05 * (1 - fraction)).clip(0.0, 1.0)
+        early.append(rows)
+    return pd.concat([final, *early], ignore_index=True)

@@ -19,7 +19,7 @@ import models.stacking as stacking
 from forecast.adapters import olmo_ladder, pythia_lambada
 from forecast.evaltable import validate_eval_table
 from forecast.extrapolation import DISCREPANCY_GRID
-from forecast.simulate import default_truths, ladder_sizes, simulate_ladder
+from forecast.simulate import default_truths, ladder_sizes, simulate_ladder, with_checkpoints
 from models.backtest import (
     METHODS, PREDICTION_COLUMNS, SUMMARY_COLUMNS, Cut, default_cuts, format_summary_table, format_weights,
     ratio_bin_labels, run_backtest, run_backtest_suite,
@@ -229,19 +229,8 @@ FINAL_STEP = 1000
 
 
 def _with_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
-    """The simulated ladder plus 3 earlier checkpoints per run (tokens and compute of that step; smooth
-    worse, success lower), so a checkpoint of a big model has less compute than small final models."""
-    final = table.assign(step=float(FINAL_STEP))
-    early = []
-    for step in (250, 500, 750):
-        frac = step / FINAL_STEP
-        rows = final.assign(step=float(step), tokens=final["tokens"] * frac)
-        rows["compute_flops"] = 6.0 * rows["params"] * rows["tokens"]
-        smooth = rows["metric"] == "bpb"
-        rows.loc[smooth, "value"] += 0.3 * (1 - frac)
-        rows.loc[~smooth, "value"] = (rows.loc[~smooth, "value"] - 0.05 * (1 - frac)).clip(0.0, 1.0)
-        early.append(rows)
-    return validate_eval_table(pd.concat([final, *early], ignore_index=True))
+    """The simulated ladder plus 3 earlier checkpoints per run (steps 250, 500, 750 of 1,000)."""
+    return validate_eval_table(with_checkpoints(table, float(FINAL_STEP)))
 
 
 def test_checkpoints_train_the_link_but_targets_are_final_and_cuts_use_final_size(sim_table, monkeypatch) -> None:
