@@ -217,6 +217,18 @@ def fit(
 
 
 @app.command()
+def precompile() -> None:
+    """Compile the model's common structures into the compile cache once (`make install` runs this),
+    so a first fit compiles only what is specific to its data. About a minute on 2 cores."""
+    from models import compile_cache_dir
+    from models.precompile import precompile as run_precompile
+
+    _say(f"pre-compiling into {compile_cache_dir()} (one time; later fits of these structures reuse it)")
+    for structure, seconds in run_precompile(on_progress=_say):
+        _say(f"compiled the model, {structure.label}: {seconds:.1f} s")
+
+
+@app.command()
 def predict(
     targets: str = typer.Option(..., "--targets", help="CSV: model, params, tokens or compute_flops, task"),
     out: str = typer.Option(..., "--out", help="predictions CSV"),

@@ -21,6 +21,11 @@ def _configure_compile_caches() -> None:
 
 
 _configure_compile_caches()
+
+
+def compile_cache_dir() -> Path:
+    """Where numba keeps the compiled model (``NUMBA_CACHE_DIR``; PyTensor's cache is beside it by default)."""
+    return Path(os.environ["NUMBA_CACHE_DIR"])
 # Notices that say nothing about a fit: sampling runs on numba (no BLAS needed), and ArviZ's refactor
 # notice is about its next major version, which pyproject excludes.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")

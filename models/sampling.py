@@ -107,7 +107,7 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
 
     phase("compiling")
     start = time.perf_counter()
-    compiled = _compiled_model(model, cache_key)
+    compiled = compiled_model(model, cache_key)
     compiled_at = time.perf_counter()
     _check_stop(should_stop, "after compiling")
     phase("sampling")
@@ -133,7 +133,7 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
     return idata, compiled_at - start, time.perf_counter() - compiled_at
 
 
-def _compiled_model(model: pm.Model, cache_key: str | None):
+def compiled_model(model: pm.Model, cache_key: str | None = None):
     """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen."""
     import nutpie
 

@@ -1,0 +1,84 @@
+"""Pre-compile the hierarchical model into the user's compile cache (`turnsignal precompile`).
+
+A machine's very first fit spends most of its time compiling (45-70 s of a 60-90 s fit on 2 cores:
+numba type-infers and LLVM-compiles each PyTensor node of the log density and its gradient). Most
+of that code does not depend on the data: PyTensor keys each node's numba function on the
+operation and its input types, and numba caches it on disk (``NUMBA_CACHE_DIR``, set by
+``models/__init__.py`` under the user cache directory). A model of *any* data with the same
+structure (trend form; tasks that have and have not emerged; Beta success rows; checkpoint link
+rows) reuses those nodes; what stays specific to the data is the function over the whole graph,
+whose key includes the data, and nutpie's wrappers.
+
+:func:`precompile` builds the model on small simulated ladders of the common structures and
+compiles it without sampling, so that the first real fit after an install compiles only that
+data-specific part. ``make install`` runs it once (``turnsignal precompile``); running it again
+costs a few seconds per structure.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from forecast.simulate import default_truths, ladder_sizes, simulate_ladder, with_checkpoints
+
+SIMULATED_TASKS = 5
+"""Tasks of the warm-up ladder: the last never emerges, so both parameterisations of the link
+(centred where a task emerged, non-centred where it has not) are compiled."""
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One model structure to pre-compile: a trend form and where the link's rows come from."""
+
+    trend: str
+    link_checkpoints: str
+
+    @property
+    def label(self) -> str:
+        rows = "every checkpoint" if self.link_checkpoints == "all" else "final checkpoints"
+        return f"{self.trend} trend, link on {rows}"
+
+
+STRUCTURES = (Structure("compute", "final"), Structure("compute", "all"), Structure("params_tokens", "final"))
+"""The default fit (`turnsignal fit`, the API's fits), the fit with ``--link-checkpoints all``, and
+the second trend form that backtests stack with the first."""
+
+
+def warm_up_table(link_checkpoints: str = "final") -> pd.DataFrame:
+    """A small simulated ladder (15 models x 5 tasks, one task never emerging), with earlier
+    checkpoints of every run when ``link_checkpoints == "all"``. Validated eval-table rows."""
+    from forecast.evaltable import validate_eval_table
+
+    truths = default_truths(SIMULATED_TASKS, seed=3)
+    truths[-1].threshold = -3.0  # below every simulated smooth value: success stays at chance
+    params, tokens = ladder_sizes()
+    table = simulate_ladder(truths, params, tokens, x0=19.5, seed=11).table
+    if link_checkpoints == "all":
+        table = with_checkpoints(table)
+    return validate_eval_table(table, source="the simulated warm-up ladder")
+
+
+def precompile(structures: tuple[Structure, ...] = STRUCTURES,
+               on_progress: Callable[[str], None] | None = None) -> list[tuple[Structure, float]]:
+    """Compile the model of each structure into the disk caches. Returns (structure, seconds) pairs.
+
+    ``on_progress`` is told what is being compiled before each structure starts."""
+    from models.config import FitConfig
+    from models.emergence_model import build_model
+    from models.forecaster import design_for
+    from models.sampling import compiled_model
+
+    say = on_progress or (lambda message: None)
+    timings = []
+    for i, structure in enumerate(structures, start=1):
+        say(f"compiling the model, {structure.label} ({i}/{len(structures)})")
+        start = time.perf_counter()
+        config = FitConfig(success_metric=["acc"], trend=structure.trend,
+                           link_checkpoints=structure.link_checkpoints)
+        design = design_for(warm_up_table(structure.link_checkpoints), config)
+        compiled_model(build_model(design, config))
+        timings.append((structure, time.perf_counter() - start))
+    return timings

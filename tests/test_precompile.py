@@ -1,0 +1,32 @@
+"""`turnsignal precompile`: the warm-up ladders exercise the structures a real fit compiles."""
+from typer.testing import CliRunner
+
+from api.cli import app
+from models.config import FitConfig
+from models.forecaster import design_for
+from models.precompile import STRUCTURES, warm_up_table
+
+
+def test_the_default_fit_structure_is_precompiled() -> None:
+    default = FitConfig()
+    assert (STRUCTURES[0].trend, STRUCTURES[0].link_checkpoints) == (default.trend, default.link_checkpoints)
+    assert {s.trend for s in STRUCTURES} == {"compute", "params_tokens"}
+    assert {s.link_checkpoints for s in STRUCTURES} == {"final", "all"}
+
+
+def test_warm_up_ladder_has_emerged_and_not_emerged_tasks() -> None:
+    design = design_for(warm_up_table("final"), FitConfig(success_metric=["acc"]))
+    assert design.emerged.any() and not design.emerged.all()  # both link parameterisations get compiled
+    assert not design.success_is_checkpoint.any()
+
+
+def test_warm_up_ladder_with_checkpoints_has_checkpoint_link_rows() -> None:
+    design = design_for(warm_up_table("all"), FitConfig(success_metric=["acc"], link_checkpoints="all"))
+    assert design.success_is_checkpoint.any() and not design.success_is_checkpoint.all()
+
+
+def test_cli_precompile_compiles_every_structure() -> None:
+    result = CliRunner().invoke(app, ["precompile"])
+    assert result.exit_code == 0, result.output
+    for structure in STRUCTURES:
+        assert f"compiled the model, {structure.label}:" in result.output
