@@ -2,13 +2,14 @@
 
 Rows:
 * the full OLMo ladder fit (13 tasks, final checkpoints, ``len_norm``/``acc`` success, default
-  draws) run twice, each in a fresh Python process sharing one new compile-cache directory
-  (``PYTENSOR_FLAGS=base_compiledir=...``, ``NUMBA_CACHE_DIR``): the first run starts cold, the
-  second finds whatever the first cached; then the fit with the link on every checkpoint
-  (issue 6: ``link_checkpoints="all"``, up to ``forecast.design.CHECKPOINTS_PER_RUN`` per run) on
-  the checkpoint table, twice: its first fit finds only the operations it shares with the
-  final-checkpoint model cached, its second the whole graph. Wall time (whole fit, model build + compile + sampling),
-  compile and sampling seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
+  draws), each fit in a fresh Python process: first with a new, empty compile cache (a machine
+  that never ran `turnsignal precompile`); then, in another new cache, ``turnsignal precompile``
+  (what ``make install`` runs once; simulated ladders, no OLMo data), the final-checkpoint fit twice
+  and the fit with the link on every checkpoint (issue 6: ``link_checkpoints="all"``, up to
+  ``forecast.design.CHECKPOINTS_PER_RUN`` per run) on the checkpoint table twice. The first fit of
+  a dataset after the precompile compiles only what is specific to that data; its second finds
+  that cached too. Wall time (whole fit: model build + compile + sampling), compile and sampling
+  seconds apart, min bulk ESS per sampling second, max R-hat, divergences.
 * the extrapolation-matched backtests (issue 6), the default ``turnsignal backtest`` suite, one row
   per case x cut x method (hierarchical, hierarchical_stacked, B1_logistic, B2_two_step): OLMo ladder
   trained on params (a) <= 760M and (b) <= 370M, both predicting the 1.3B and 3.2B runs; Pythia
@@ -28,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 TITLE = "Forecasting core: full OLMo ladder fit (cold/warm compile cache) and blind backtests"
@@ -59,17 +61,37 @@ print(json.dumps({"import_s": imported - start, "fit_wall_s": done - imported, "
 """
 
 
-def full_fit_rows() -> list[dict]:
-    """The full OLMo fit twice in fresh processes sharing a new compile cache (cold, then warm)."""
+def _cache_env() -> dict[str, str]:
+    """The environment of a fresh process whose compile caches are in a new, empty directory."""
     cache = Path(tempfile.mkdtemp(prefix="turnsignal-bench-cache-"))
-    env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}",
-                        "NUMBA_CACHE_DIR": str(cache / "numba")}
+    return os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}", "NUMBA_CACHE_DIR": str(cache / "numba")}
+
+
+def _precompile_row(env: dict[str, str]) -> dict:
+    """`turnsignal precompile` (what `make install` runs) into the caches of ``env``, timed."""
+    start = time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).parent / "turnsignal"), "precompile"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=FIT_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"precompile failed:\n{done.stderr[-3000:]}")
+    return {"case": "turnsignal precompile (make install runs it once; simulated ladders, 3 structures)",
+            "method": "precompile", "wall_s": round(time.perf_counter() - start, 1)}
+
+
+def full_fit_rows() -> list[dict]:
+    """The full OLMo fit with an empty compile cache; then, in another new cache, `turnsignal
+    precompile` followed by the final-checkpoint and every-checkpoint fits twice each, every fit in
+    a fresh process."""
+    cold, installed = _cache_env(), _cache_env()
+    runs = [("final checkpoints, empty compile cache", OLMO, "final", cold),
+            ("final checkpoints, first fit after precompile", OLMO, "final", installed),
+            ("final checkpoints, second fit", OLMO, "final", installed),
+            ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all", installed),
+            ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all", installed)]
     rows = []
-    runs = [("final checkpoints, cold compile cache", OLMO, "final"),
-            ("final checkpoints, warm compile cache", OLMO, "final"),
-            ("link on every checkpoint, first fit of that structure", OLMO_CHECKPOINTS, "all"),
-            ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all")]
-    for label, path, link_checkpoints in runs:
+    for i, (label, path, link_checkpoints, env) in enumerate(runs):
+        if i == 1:
+            rows.append(_precompile_row(installed))
         done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
         if done.returncode != 0:
