@@ -164,7 +164,7 @@ def _fit(table, config, progress, margins=None):
     show = sys.stderr.isatty() if progress is None else progress
     forecaster = EmergenceForecaster(config)
     _say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
-         "compiling takes 10-60 s the first time")
+         "compiling takes 10-25 s, about a minute if `turnsignal precompile` never ran")
     forecaster.fit(table, progress=show, margins=margins)
     d = forecaster.diagnostics
     _say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
