@@ -1,5 +1,5 @@
 # Turnsignal developer commands. Every target creates .venv and installs into it first; the install
-# ends by pre-compiling the model into the user's compile cache (`turnsignal precompile`, about 1.5 min once).
+# ends by pre-compiling the model into the user's compile cache (`turnsignal precompile`, about 2 min, once).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -65,7 +65,8 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
                on_progress: Callable[[str], None] | None = None) -> list[tuple[Structure, float]]:
     """Compile the model of each structure into the disk caches. Returns (structure, seconds) pairs.
 
-    ``on_progress`` is told what is being compiled before each structure starts."""
+    ``on_progress`` is told what is being compiled before each structure starts, and how long it took
+    when it ends."""
     from models.config import FitConfig
     from models.emergence_model import build_model
     from models.forecaster import design_for
@@ -81,4 +82,5 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
         design = design_for(warm_up_table(structure.link_checkpoints), config)
         compiled_model(build_model(design, config))
         timings.append((structure, time.perf_counter() - start))
+        say(f"compiled the model, {structure.label}: {timings[-1][1]:.1f} s")
     return timings
