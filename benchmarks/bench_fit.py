@@ -13,7 +13,8 @@ Rows:
 * the extrapolation-matched backtests (issue 6), the default ``turnsignal backtest`` suite, one row
   per case x cut x method (hierarchical, hierarchical_stacked, B1_logistic, B2_two_step): OLMo ladder
   trained on params (a) <= 760M and (b) <= 370M, both predicting the 1.3B and 3.2B runs; Pythia
-  LAMBADA trained on <= 410M predicting 1B-12B. MAE, CRPS and widths are in percentage points. The
+  LAMBADA trained on <= 410M predicting 1B-12B; and, outside the default suite, Pythia LAMBADA
+  trained on <= 1.4B predicting 2.8B, 6.9B and 12B (issue 2's nearer case). MAE, CRPS and widths are in percentage points. The
   markdown tables by extrapolation-ratio bin and the stacking weights are printed as well, and each
   suite's files are written to a temporary directory (printed).
 
@@ -39,6 +40,7 @@ OLMO_CHECKPOINTS = ROOT / "examples" / "data" / "olmo_ladder_checkpoints.csv.gz"
 PYTHIA = ROOT / "examples" / "data" / "pythia_lambada.csv"
 OLMO_CUTS = (758_220_288, 371_262_464)  # the 760M and 370M ladder sizes (params): the default suite
 PYTHIA_CUTS = (410e6,)
+PYTHIA_NEAR_CUTS = (1.4e9,)  # issue 2's Pythia backtest: <= 1.4B predicting 2.8B, 6.9B, 12B (2-9x)
 N_BOOT = 200
 FIT_TIMEOUT_S = 1800
 
@@ -111,18 +113,20 @@ def full_fit_rows() -> list[dict]:
 def backtest_rows() -> list[dict]:
     """The default backtest suites on OLMo and Pythia; prints their markdown tables and output folders."""
     from forecast.evaltable import read_eval_table
-    from models.backtest import ALL_BIN, default_cuts, format_summary_table, format_weights, run_backtest_suite
+    from models.backtest import ALL_BIN, Cut, default_cuts, format_summary_table, format_weights, run_backtest_suite
     from models.config import FitConfig
 
-    cases = [
-        ("OLMo ladder -> 1.3B, 3.2B", OLMO, OLMO_CUTS, FitConfig(success_metric=["len_norm", "acc"])),
-        ("Pythia LAMBADA -> 1B-12B", PYTHIA, PYTHIA_CUTS, FitConfig(smooth_metric="ppl", success_metric=["acc"])),
+    pythia = FitConfig(smooth_metric="ppl", success_metric=["acc"])
+    cases = [  # (case, table, cuts, config, is the default suite)
+        ("OLMo ladder -> 1.3B, 3.2B", OLMO, OLMO_CUTS, FitConfig(success_metric=["len_norm", "acc"]), True),
+        ("Pythia LAMBADA -> 1B-12B", PYTHIA, PYTHIA_CUTS, pythia, True),
+        ("Pythia LAMBADA -> 2.8B, 6.9B, 12B", PYTHIA, PYTHIA_NEAR_CUTS, pythia, False),
     ]
     out_root = Path(tempfile.mkdtemp(prefix="turnsignal-bench-backtest-"))
     rows = []
-    for i, (case, path, expected, config) in enumerate(cases):
+    for i, (case, path, expected, config, is_default) in enumerate(cases):
         table = read_eval_table(path)
-        cuts = default_cuts(table, config)
+        cuts = default_cuts(table, config) if is_default else [Cut("params", value) for value in expected]
         if tuple(c.value for c in cuts) != expected:
             print(f"note: the default suite of {case} changed: {[c.label for c in cuts]}", flush=True)
 
