@@ -12,8 +12,15 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 
+def compile_cache_dir() -> Path:
+    """Turnsignal's compile caches: ``pytensor/`` (PyTensor's, which also holds the numba functions
+    of the model's graph) and ``numba/`` (numba's own), unless ``PYTENSOR_FLAGS=base_compiledir=...``
+    or ``NUMBA_CACHE_DIR`` point elsewhere. ``TURNSIGNAL_CACHE_DIR``, else the user cache directory."""
+    return Path(os.environ.get("TURNSIGNAL_CACHE_DIR", user_cache_dir("turnsignal")))
+
+
 def _configure_compile_caches() -> None:
-    cache = Path(os.environ.get("TURNSIGNAL_CACHE_DIR", user_cache_dir("turnsignal")))
+    cache = compile_cache_dir()
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache / "numba"))
     if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
         flags = os.environ.get("PYTENSOR_FLAGS", "")
@@ -21,11 +28,6 @@ def _configure_compile_caches() -> None:
 
 
 _configure_compile_caches()
-
-
-def compile_cache_dir() -> Path:
-    """Where numba keeps the compiled model (``NUMBA_CACHE_DIR``; PyTensor's cache is beside it by default)."""
-    return Path(os.environ["NUMBA_CACHE_DIR"])
 # Notices that say nothing about a fit: sampling runs on numba (no BLAS needed), and ArviZ's refactor
 # notice is about its next major version, which pyproject excludes.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")

@@ -1,13 +1,13 @@
 """Pre-compile the hierarchical model into the user's compile cache (`turnsignal precompile`).
 
-A machine's very first fit spends most of its time compiling (45-70 s of a 60-90 s fit on 2 cores:
+A machine's very first fit spends most of its time compiling (46-70 s of a 61-96 s fit on 2 cores:
 numba type-infers and LLVM-compiles each PyTensor node of the log density and its gradient). Most
 of that code does not depend on the data: PyTensor keys each node's numba function on the
-operation and its input types, and numba caches it on disk (``NUMBA_CACHE_DIR``, set by
-``models/__init__.py`` under the user cache directory). A model of *any* data with the same
+operation and its input types, and caches it on disk (in PyTensor's compile directory, which
+``models/__init__.py`` puts under the user cache directory). A model of *any* data with the same
 structure (trend form; tasks that have and have not emerged; Beta success rows; checkpoint link
 rows) reuses those nodes; what stays specific to the data is the function over the whole graph,
-whose key includes the data, and nutpie's wrappers.
+whose key includes the data and the layout of the parameter vector (about 10 s of compiling).
 
 :func:`precompile` builds the model on small simulated ladders of the common structures and
 compiles it without sampling, so that the first real fit after an install compiles only that
