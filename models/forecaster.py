@@ -259,12 +259,15 @@ class EmergenceForecaster:
             x = first_crossing(lambda g: self._success_on_compute_path(t, g), target, grid)
         return np.where(x > hi, np.inf, x)
 
+    def smooth_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
+        """Expected standardised smooth metric of task ``t`` along the training set's tokens-per-parameter
+        ratio, at the log10 FLOPs of ``grid``, shape (S, len(grid))."""
+        log10_params, log10_tokens = log10_size_on_path(grid, self.design.tokens_per_param)
+        return self.smooth_trend_draws(np.full(grid.shape, t), log10_params, log10_tokens)
+
     def _success_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
         """Expected success along the training set's tokens-per-parameter ratio, shape (S, len(grid))."""
-        r = self.design.tokens_per_param
-        log10_params, log10_tokens = log10_size_on_path(grid, r)
-        task_idx = np.full(grid.shape, t)
-        return self.expected_success(task_idx, self.smooth_trend_draws(task_idx, log10_params, log10_tokens))
+        return self.expected_success(np.full(grid.shape, t), self.smooth_on_compute_path(t, grid))
 
     def search_range(self) -> tuple[float, float]:
         """(lowest, highest) log10 FLOPs searched for emergence."""

@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from forecast.compute import log10_size_on_path
-
 FIGSIZE_INCHES = (8.0, 6.0)
 DPI = 100  # PNG size in pixels = FIGSIZE_INCHES * DPI = 800 x 600
 
@@ -77,11 +75,8 @@ def emergence_curve(forecaster: Any, task: str, fmt: str = "png", target_scales:
     k = design.task_series[t]
     lo, hi = forecaster.search_range()
     grid = np.linspace(lo, hi, n_grid)
-    r = design.tokens_per_param
-    log10_params, log10_tokens = log10_size_on_path(grid, r)
-    task_idx = np.full(grid.shape, t)
-    smooth_std = forecaster.smooth_trend_draws(task_idx, log10_params, log10_tokens)
-    success = forecaster.expected_success(task_idx, smooth_std)
+    smooth_std = forecaster.smooth_on_compute_path(t, grid)
+    success = forecaster.expected_success(np.full(grid.shape, t), smooth_std)
     smooth = design.unstandardise(smooth_std, np.full(grid.shape, k))
     step = max(1, success.shape[0] // max_draws)
     success, smooth = success[::step], smooth[::step]
