@@ -277,7 +277,8 @@ def build_design(
     x = np.log10(model_table["compute_flops"].to_numpy(float))
     log10_params = np.log10(model_table["params"].to_numpy(float))
     tokens = model_table["tokens"].to_numpy(float)
-    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, tokens_from_flops(10**x, 10**log10_params)))
+    fill = tokens_from_flops(model_table["compute_flops"].to_numpy(float), model_table["params"].to_numpy(float))
+    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, fill))
 
     task_names = sorted(success_rows["task"].unique())
     task_family_name = dict(zip(success_rows["task"], success_rows["family"].astype(str)))
