@@ -80,33 +80,36 @@ def _precompile_row(env: dict[str, str]) -> dict:
             "method": "precompile", "wall_s": round(time.perf_counter() - start, 1)}
 
 
+def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str]) -> dict:
+    """One full OLMo fit in a fresh process with the compile caches of ``env``."""
+    done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"full fit ({label}) failed:\n{done.stderr[-3000:]}")
+    m = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} runs, {m['n_link_rows']} link rows ({label})",
+        "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
+        "sampling_s": round(m["sampling_s"], 1),
+        "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
+        "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
+        "divergences": m["divergences"],
+    }
+
+
 def full_fit_rows() -> list[dict]:
     """The full OLMo fit with an empty compile cache; then, in another new cache, `turnsignal
     precompile` followed by the final-checkpoint and every-checkpoint fits twice each, every fit in
     a fresh process."""
     cold, installed = _cache_env(), _cache_env()
-    runs = [("final checkpoints, empty compile cache", OLMO, "final", cold),
-            ("final checkpoints, first fit after precompile", OLMO, "final", installed),
-            ("final checkpoints, second fit", OLMO, "final", installed),
-            ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all", installed),
-            ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all", installed)]
-    rows = []
-    for i, (label, path, link_checkpoints, env) in enumerate(runs):
-        if i == 1:
-            rows.append(_precompile_row(installed))
-        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
-        if done.returncode != 0:
-            raise RuntimeError(f"full fit ({label}) failed:\n{done.stderr[-3000:]}")
-        m = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append({
-            "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} runs, {m['n_link_rows']} link rows ({label})",
-            "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
-            "sampling_s": round(m["sampling_s"], 1),
-            "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
-            "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
-            "divergences": m["divergences"],
-        })
+    rows = [_fit_row("final checkpoints, empty compile cache", OLMO, "final", cold), _precompile_row(installed)]
+    for label, path, link_checkpoints in [
+        ("final checkpoints, first fit after precompile", OLMO, "final"),
+        ("final checkpoints, second fit", OLMO, "final"),
+        ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all"),
+        ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all"),
+    ]:
+        rows.append(_fit_row(label, path, link_checkpoints, installed))
     return rows
 
 
