@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
+from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
-from api.fit_queue import make_fit_queue
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.api")

@@ -38,7 +38,7 @@ def serve(
         # uvicorn re-raises the SIGTERM it shut down on with the handler found at start: make that one
         # exit through `finally` (stopping the worker) instead of killing this process on the spot
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-        worker = subprocess.Popen([sys.executable, "-m", "api.worker"])
+        worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"])
         typer.echo(f"turnsignal: fit worker started (pid {worker.pid})", err=True)
     typer.echo(f"turnsignal: serving on http://{host}:{port} (OpenAPI at /schema)", err=True)
     try:
@@ -55,7 +55,7 @@ def serve(
 @app.command("worker")
 def worker_command() -> None:
     """Run a fit worker: takes queued fits from the database (TURNSIGNAL_DATABASE_URL) and runs them."""
-    from api.worker import main as run_worker_main
+    from api.domain.fits.worker import main as run_worker_main
 
     run_worker_main()
 

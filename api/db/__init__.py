@@ -77,7 +77,7 @@ def create_engine(settings: Settings, *, driver: str | None = None, pool_size: i
     """An async engine for `settings.database_url` (SQLite via aiosqlite, or PostgreSQL via asyncpg).
 
     `driver="psycopg"` opens the same PostgreSQL database through psycopg 3 instead (the fit queue
-    needs psycopg connections to defer procrastinate jobs inside a transaction: api/fit_queue.py)."""
+    needs psycopg connections to defer procrastinate jobs inside a transaction: api/domain/fits/queue.py)."""
     url = settings.database_url
     pool_size = pool_size or settings.db_pool_size
     if url.startswith("sqlite"):

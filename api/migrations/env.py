@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import api.db.models  # noqa: F401  (registers the core tables on Base.metadata)
 import api.db.money  # noqa: F401  (issue 4: ledger, bets and markets tables)
+import api.domain.fits.repository  # noqa: F401  (datasets, fit_jobs and bot_notes tables)
 from api.db import Base, create_engine
 from api.settings import Settings
 

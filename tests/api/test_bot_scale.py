@@ -15,7 +15,7 @@ from sqlalchemy import select
 from api.app import create_app
 from api.db import utcnow
 from api.db.models import Participant, Prediction
-from api.worker import run_worker
+from api.domain.fits.worker import run_worker
 from tests.api.test_fits import FAMILY, HELD_BACK, TINY, dataset_id, held_back_rows, poll
 
 pytestmark = pytest.mark.anyio

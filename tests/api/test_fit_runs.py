@@ -20,7 +20,7 @@ from datetime import datetime
 import pytest
 
 from api.app import create_app
-from api.worker import posterior_path, run_worker
+from api.domain.fits.worker import posterior_path, run_worker
 from tests.api.test_fits import TINY, dataset_id, poll
 
 pytestmark = pytest.mark.anyio

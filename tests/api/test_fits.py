@@ -3,7 +3,7 @@ importing PyMC, a fit over HTTP end to end on a small real OLMo slice (upload, f
 emergence, predict, plots, the bot's forecast on a linked question, reveal, scores), and durability
 (a SIGKILLed worker's job is retried by another worker; queued jobs survive an API restart).
 
-On PostgreSQL the same tests go through procrastinate (api/fit_queue.py): each fit has a procrastinate
+On PostgreSQL the same tests go through procrastinate (api/domain/fits/queue.py): each fit has a procrastinate
 job deferred with its row, the worker is a procrastinate worker, and a SIGKILLed worker's job is found
 by procrastinate's stalled-job query and retried (or failed once its attempts are used); the tests
 check the procrastinate job's status too. On SQLite they exercise the table queue and its reaper.
@@ -29,7 +29,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.db import utcnow
-from api.worker import run_worker
+from api.domain.fits.worker import run_worker
 from tests.api.test_datasets import csv_bytes, small_slice, upload
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +96,7 @@ def test_the_api_process_never_imports_pymc(tmp_path):
     code = ("import sys; from api.app import create_app; from api.settings import Settings; "
             f"create_app(Settings(database_url='sqlite+aiosqlite:///{tmp_path / 'x.db'}')); "
             "create_app(Settings(database_url='postgresql+asyncpg://nobody@127.0.0.1:1/none')); "  # procrastinate's side
-            "import api.fit_queue; "
+            "import api.domain.fits.queue; "
             "import api.domain.fits.service, api.domain.fits.posterior, models.forecaster; "
             "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules, 'pymc imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
@@ -246,7 +246,7 @@ async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_re
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)
     fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
-    worker = subprocess.Popen([sys.executable, "-m", "api.worker"], cwd=ROOT, env=_worker_env(fit_settings),
+    worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"], cwd=ROOT, env=_worker_env(fit_settings),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         running = await poll(client, alice, fit_id, until=("running", "done", "failed"), timeout=120)
@@ -276,8 +276,8 @@ async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_re
 async def test_a_lost_job_is_failed_with_its_reason_once_attempts_are_used(client, make_participant, fit_settings, db_session):
     from sqlalchemy import update
 
-    from api.db.fits import FitJob
-    from api.worker import reap_expired
+    from api.domain.fits.repository import FitJob
+    from api.domain.fits.worker import reap_expired
 
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)
@@ -294,7 +294,7 @@ async def test_a_lost_job_is_failed_with_its_reason_once_attempts_are_used(clien
     from sqlalchemy import text
 
     from api.db import create_session_factory
-    from api.fit_queue import QUEUE, procrastinate_app, recover_stalled
+    from api.domain.fits.queue import QUEUE, procrastinate_app, recover_stalled
 
     app = procrastinate_app(fit_settings)
     async with app.open_async():
@@ -319,7 +319,7 @@ async def test_a_stopped_worker_hands_its_running_fit_back(client, make_particip
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)
     fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
-    worker = subprocess.Popen([sys.executable, "-m", "api.worker"], cwd=ROOT, env=_worker_env(fit_settings),
+    worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"], cwd=ROOT, env=_worker_env(fit_settings),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert (await poll(client, alice, fit_id, until=("running", "done", "failed"), timeout=120))["state"] == "running"
@@ -342,8 +342,8 @@ async def test_a_fit_without_a_live_procrastinate_job_gets_a_new_one(client, mak
     from sqlalchemy import text, update
 
     from api.db import create_session_factory
-    from api.db.fits import FitJob
-    from api.fit_queue import procrastinate_app, reconcile
+    from api.domain.fits.repository import FitJob
+    from api.domain.fits.queue import procrastinate_app, reconcile
 
     alice = await make_participant("alice")
     ds = await dataset_id(client, alice)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import transaction
-from api.db.fits import Dataset
+from api.domain.fits.repository import Dataset
 from api.db.models import Participant
 from api.domain.datasets.schemas import VISIBILITIES, DatasetOut, DatasetUpload
 from api.errors import ApiError, not_found

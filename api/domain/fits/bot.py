@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import hash_api_key, new_api_key
 from api.db import transaction, utcnow
-from api.db.fits import BotNote, Dataset, FitJob
+from api.domain.fits.repository import BotNote, Dataset, FitJob
 from api.db.models import Participant, Prediction, Question
 from api.domain.datasets.service import read_content
 from api.domain.fits.posterior import load_forecaster

@@ -1,9 +1,9 @@
-"""Fits: request (validated here, run by a worker process: api/worker.py), state, cancel, cache,
+"""Fits: request (validated here, run by a worker process: api/domain/fits/worker.py), state, cancel, cache,
 posterior download, estimates (emergence, predict) and the emergence plot.
 
 The request never fits: it checks the dataset and options against the dataset's content (unknown
 tasks or metrics, too few models or too narrow a compute range are 422s naming the field), then
-inserts a `queued` row in `fit_jobs` and hands it to the fit queue (api/fit_queue.py: on PostgreSQL
+inserts a `queued` row in `fit_jobs` and hands it to the fit queue (api/domain/fits/queue.py: on PostgreSQL
 a procrastinate job deferred in the same transaction; on SQLite the row itself is the queue). Equal
 (dataset sha256, canonical options) return the existing queued/running/done job (200) instead of a
 new one (202): the fit cache.
@@ -24,14 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import transaction, utcnow
-from api.db.fits import Dataset, FitJob
+from api.domain.fits.repository import Dataset, FitJob
 from api.db.models import Participant
 from api.domain.datasets.service import can_read, load_dataset, read_content
 from api.domain.fits.posterior import load_forecaster
 from api.domain.fits.schemas import (EmergenceOut, EmergenceRow, FitCreate, FitOut, FitTimings, PredictionRow,
                                      PredictTarget)
 from api.errors import ApiError, not_found
-from api.fit_queue import FitQueue, TableQueue
+from api.domain.fits.queue import FitQueue, TableQueue
 from forecast.compute import training_flops
 
 LIVE_STATES = ("queued", "running", "done")

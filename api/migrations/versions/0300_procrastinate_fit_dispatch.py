@@ -1,6 +1,6 @@
 """issue 5 scale-out: fit_jobs.queue_job_id and, on PostgreSQL only, procrastinate's own schema
 
-On PostgreSQL fits are dispatched by procrastinate (api/fit_queue.py): this revision applies the
+On PostgreSQL fits are dispatched by procrastinate (api/domain/fits/queue.py): this revision applies the
 `schema.sql` that ships with the installed procrastinate (its tables, types, PL/pgSQL functions and
 NOTIFY triggers) into the current schema (search_path), unless procrastinate's tables are already
 there. `fit_jobs.queue_job_id` links a fit to its procrastinate job (NULL on SQLite, where the

@@ -1,27 +1,13 @@
-"""The fit worker: a separate process (`turnsignal worker`, or spawned by `turnsignal serve --with-worker`)
-that runs requested fits and lets the model bot forecast.
+"""The fit worker process (`turnsignal worker`, or spawned by `turnsignal serve --with-worker`): runs
+requested fits and lets the model bot forecast.
 
-`execute_fit` is the one place a fit runs, whichever queue delivered its id: claim the `fit_jobs` row
-(compare-and-set queued -> running, attempts + 1, lease), fit in a thread (PyMC is imported there),
-heartbeat (renew the lease, publish progress, read the cancel flag), then record done / failed with
-the error / cancelled. Two dispatchers feed it (api/fit_queue.py says which and why):
-
-- PostgreSQL (scale-out, workers on any machine): procrastinate. `run_worker` runs a procrastinate
-  worker whose task `turnsignal.run_fit(fit_id)` calls `execute_fit`; procrastinate's heartbeats,
-  `get_stalled_jobs` and `retry_job` recover a killed worker's fit (api/fit_queue.py).
-- SQLite (the embedded default, `make run`): the `fit_jobs` table is the queue, because procrastinate
-  cannot run on SQLite. The loop below claims the oldest queued row with one compare-and-set
-  statement (`UPDATE ... WHERE id = (SELECT ... ORDER BY created_at LIMIT 1) AND state = 'queued'
-  RETURNING id`: two workers never run the same job), and every poll its reaper moves `running` rows
-  whose lease expired (their worker was killed) back to `queued`, or to `failed` with the reason once
-  `max_attempts` are used. A job is never lost (it is a row) and never stuck in `running`.
-
-A fit is run with the process's own CPU, in a thread. Cancelling a running fit stops it for real:
-the worker reads the cancel flag every `CANCEL_POLL_SECONDS` (and at each heartbeat), marks the row
-`cancelled`, and the fit thread's `should_stop` (models/sampling.py) aborts nutpie's chains within
-~0.1 s (PyMC's NUTS: after the next draw; a model still compiling stops when compilation ends); the
-worker waits for the thread to end before it takes the next fit. A lost lease or a stopping worker
-stops the sampler the same way.
+`execute_fit` is the one place a fit runs, whichever queue delivered its id (api/domain/fits/queue.py):
+claim the `fit_jobs` row (compare-and-set queued -> running, attempts + 1, lease), fit in a thread
+(PyMC is imported there), heartbeat (renew the lease, publish progress, read the cancel flag), then
+record done / failed with the error / cancelled. On SQLite `run_worker` polls the table itself and
+its reaper (`reap_expired`) re-queues or fails running rows whose lease expired; on PostgreSQL it
+runs procrastinate's worker with `execute_fit` as the task's body. A cancel, a lost lease or a
+stopping worker stops the fit thread's sampler (`should_stop`, models/sampling.py).
 """
 from __future__ import annotations
 
@@ -41,7 +27,8 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import create_engine, create_session_factory, run_migrations, transaction, utcnow
-from api.db.fits import Dataset, FitJob
+from api.domain.fits.queue import run_procrastinate_worker, uses_procrastinate
+from api.domain.fits.repository import Dataset, FitJob
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.worker")
@@ -235,8 +222,6 @@ async def run_worker(settings: Settings | None = None, *, once: bool = False, st
                      bot: bool = True, install_signal_handlers: bool = False) -> None:
     """Run fits until `stop` is set (or, with `once`, until none is runnable): through procrastinate on
     PostgreSQL, by polling the table on SQLite. The model bot ticks every poll."""
-    from api.fit_queue import run_procrastinate_worker, uses_procrastinate
-
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     if settings.run_migrations:
@@ -262,8 +247,8 @@ async def run_worker(settings: Settings | None = None, *, once: bool = False, st
     try:
         if uses_procrastinate(settings):
             log.info("worker %s: procrastinate worker on %s", owner, settings.database_url.split("@")[-1])
-            await run_procrastinate_worker(settings, session_factory, owner, once=once, stop=stop, tick=tick,
-                                           install_signal_handlers=install_signal_handlers)
+            await run_procrastinate_worker(settings, session_factory, owner, execute_fit, once=once, stop=stop,
+                                           tick=tick, install_signal_handlers=install_signal_handlers)
             return
         log.info("worker %s polling the fit_jobs table in %s", owner, settings.database_url.split("@")[-1])
         while not stop.is_set():
@@ -284,7 +269,7 @@ async def run_worker(settings: Settings | None = None, *, once: bool = False, st
 
 
 def main() -> None:
-    """Entry point of `turnsignal worker` / `python -m api.worker`."""
+    """Entry point of `turnsignal worker` / `python -m api.domain.fits.worker`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     try:
         asyncio.run(run_worker(install_signal_handlers=True))

@@ -1,42 +1,9 @@
-"""Fit dispatch: which queue brings a requested fit to a worker, by database.
+"""How a requested fit's id reaches a worker: the `fit_jobs` table on SQLite (`TableQueue`: workers poll
+it), procrastinate on PostgreSQL (`ProcrastinateQueue`: its job is deferred in the row's transaction).
 
-The `fit_jobs` row (api/db/fits.py) is the user-facing record of a fit on both databases, and
-`api.worker.execute_fit` is the one place a fit runs (claim the row, fit, heartbeat, finish). What
-differs is only how a fit id reaches a worker:
-
-| database                            | dispatcher                          | a killed worker's fit                   |
-|-------------------------------------|-------------------------------------|-----------------------------------------|
-| SQLite, the embedded default        | the `fit_jobs` table (`TableQueue`; | lease reaper (api/worker.py)            |
-| (`make run`)                        | workers poll it: api/worker.py)     |                                         |
-| PostgreSQL, scale-out (workers on   | procrastinate (`ProcrastinateQueue`)| procrastinate's worker heartbeats,      |
-| any machine)                        |                                     | `get_stalled_jobs` and `retry_job`      |
-
-procrastinate needs PostgreSQL (LISTEN/NOTIFY, PL/pgSQL), so it cannot run the embedded SQLite default;
-there the table queue stays. On PostgreSQL:
-
-- enqueue: POST /v1/fits inserts the row and defers the procrastinate task `turnsignal.run_fit(fit_id)`
-  on the same psycopg connection, in one transaction (procrastinate's `configure(connection=...)`): a
-  row and its job exist together or not at all. `fit_jobs.queue_job_id` is the job's id.
-- run: `turnsignal worker` runs a procrastinate worker (queue `fits`, one fit at a time); the task
-  calls `execute_fit`, which claims the row (queued -> running, attempts + 1) or does nothing when the
-  row is no longer queued (cancelled, or already run). PyMC is imported inside the task only.
-- a killed worker: procrastinate workers heartbeat every TURNSIGNAL_FIT_LEASE_SECONDS / 4; every
-  worker, every poll, asks procrastinate for stalled jobs (`get_stalled_jobs`: running on a worker
-  silent for TURNSIGNAL_FIT_LEASE_SECONDS) and settles each: cancel requested -> row cancelled and
-  job aborted; attempts left -> row back to queued and `retry_job`; else row failed with the reason
-  and job failed. Nothing stays running forever.
-- reconcile: a queued or running row with no live (todo/doing) procrastinate job, which only a crash
-  inside the task's own bookkeeping can leave, is settled the same way and given a new job.
-- cancel: queued -> the row is cancelled and its procrastinate job cancelled in one transaction;
-  running -> the row's cancel flag, read by `execute_fit` within a second; it stops the sampler.
-- stop (SIGTERM/SIGINT): the worker stops taking jobs and aborts a running fit at once: its row goes
-  back to queued (the attempt is not counted) and procrastinate retries the job (the task's
-  RetryStrategy retries only that abort, never a fit's own error, which is the row's failure reason).
-
-Schema: procrastinate's own `schema.sql` is applied by Alembic revision 0300 (PostgreSQL only), into
-the same schema (search_path) as the service's tables. Connections: procrastinate uses psycopg 3;
-the service's asyncpg URL is reused with the psycopg driver (URL query options meant for asyncpg
-are not translated).
+Both end in the same `execute_fit` (api/domain/fits/worker.py), which the worker hands to
+`run_procrastinate_worker`. On PostgreSQL this module also settles fits whose worker was lost
+(`recover_stalled`: procrastinate's stalled jobs; `reconcile`: rows with no live job).
 """
 from __future__ import annotations
 
@@ -52,7 +19,7 @@ from sqlalchemy import make_url, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import create_engine, create_session_factory, transaction, utcnow
-from api.db.fits import FitJob
+from api.domain.fits.repository import FitJob
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,7 +39,7 @@ def uses_procrastinate(settings: Settings) -> bool:
 
 
 class TableQueue:
-    """SQLite: the queued `fit_jobs` row is the job; workers poll the table (api/worker.py)."""
+    """SQLite: the queued `fit_jobs` row is the job; workers poll the table (api/domain/fits/worker.py)."""
 
     name = "table"
 
@@ -146,6 +113,11 @@ def _conninfo(settings: Settings) -> tuple[str, dict[str, Any]]:
     return url.render_as_string(hide_password=False), kwargs
 
 
+ExecuteFit = Callable[[async_sessionmaker[AsyncSession], Settings, str, str | None], Awaitable[str | None]]
+"""`execute_fit(session_factory, settings, owner, fit_id)`: claim and run one fit; its final state, or
+None when it was not claimable (api/domain/fits/worker.py)."""
+
+
 @dataclass(frozen=True)
 class WorkerRuntime:
     """What the task needs from the worker process (procrastinate's `additional_context`)."""
@@ -153,6 +125,7 @@ class WorkerRuntime:
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession]
     owner: str
+    execute_fit: ExecuteFit
 
 
 def procrastinate_app(settings: Settings) -> "procrastinate.App":
@@ -172,10 +145,8 @@ def procrastinate_app(settings: Settings) -> "procrastinate.App":
 
 
 async def _run_fit_task(runtime: WorkerRuntime, fit_id: str) -> str:
-    from api.worker import execute_fit  # api.worker imports this module
-
     try:
-        state = await execute_fit(runtime.session_factory, runtime.settings, runtime.owner, fit_id)
+        state = await runtime.execute_fit(runtime.session_factory, runtime.settings, runtime.owner, fit_id)
     except asyncio.CancelledError:  # the worker is stopping: hand the fit back (procrastinate retries the job)
         await asyncio.shield(_release(runtime, fit_id))
         raise
@@ -284,11 +255,12 @@ async def reconcile(app: "procrastinate.App", session_factory: async_sessionmake
 
 
 async def run_procrastinate_worker(settings: Settings, session_factory: async_sessionmaker[AsyncSession], owner: str,
-                                   *, once: bool = False, stop: asyncio.Event | None = None,
+                                   execute_fit: ExecuteFit, *, once: bool = False, stop: asyncio.Event | None = None,
                                    tick: Callable[[], Awaitable[Any]] | None = None,
                                    install_signal_handlers: bool = False) -> None:
-    """Run a procrastinate worker on the `fits` queue, and every poll: stalled-job recovery,
-    reconciliation and `tick` (the model bot). With `once`: recover, run every runnable job, tick, return.
+    """Run a procrastinate worker on the `fits` queue (its task calls `execute_fit`), and every poll:
+    stalled-job recovery, reconciliation and `tick` (the model bot). With `once`: recover, run every
+    runnable job, tick, return.
 
     Stopping (`stop` set, or SIGTERM/SIGINT with `install_signal_handlers`): the maintenance loop stops
     first (a stopping worker's heartbeat stops too, and it must not judge its own job stalled), then
@@ -302,7 +274,8 @@ async def run_procrastinate_worker(settings: Settings, session_factory: async_se
         update_heartbeat_interval=max(0.2, settings.fit_lease_seconds / 4),
         stalled_worker_timeout=settings.fit_lease_seconds, shutdown_graceful_timeout=0,
         install_signal_handlers=False, additional_context={
-            RUNTIME_KEY: WorkerRuntime(settings=settings, session_factory=session_factory, owner=owner)},
+            RUNTIME_KEY: WorkerRuntime(settings=settings, session_factory=session_factory, owner=owner,
+                                       execute_fit=execute_fit)},
     )
 
     async def maintain() -> None:

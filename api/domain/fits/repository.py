@@ -1,22 +1,6 @@
-"""Tables of issue 5: datasets (immutable, content-addressed eval tables) and fit jobs (the durable queue).
-
-`datasets.content` holds the canonical CSV of the validated table (bytes in the database, so a
-dataset is as durable as the rest of the service); `datasets.sha256` is the hash of those bytes, so
-the same table uploaded as CSV, Parquet or lm-eval JSON maps to one dataset.
-
-`fit_jobs` is the user-facing record of a fit (state, progress stage, diagnostics, timings, cache key,
-cancel flag) on both databases. Who dispatches it depends on the database (api/fit_queue.py):
-
-- SQLite (embedded default): the table IS the queue: a worker claims a `queued` row with a
-  compare-and-set UPDATE (state and lease), renews `lease_expires_at` while it runs (heartbeat), and
-  any worker's reaper re-queues (or, after `max_attempts`, fails) a `running` job whose lease expired;
-- PostgreSQL (scale-out): each fit has a procrastinate job (`queue_job_id`, deferred in the same
-  transaction as the row); procrastinate's workers, heartbeats and stalled-job retry run it, and the
-  row is kept in sync (running / done / failed with the reason / cancelled).
-
-Either way a killed worker never leaves a job running forever. Posteriors are NetCDF files under the
-data dir at `fits/<id>.nc` (`idata_path`).
-"""
+"""The fits slice's tables: `datasets` (immutable, content-addressed eval tables), `fit_jobs` (one row
+per fit request: its state, progress, result and lease; api/domain/fits/queue.py dispatches it) and
+`bot_notes` (what the model bot did about each linked question)."""
 from __future__ import annotations
 
 from datetime import datetime
