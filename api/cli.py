@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TUNE
+from models.config import FitConfig  # light: pydantic only (no pandas, numpy or PyMC)
 
 app = typer.Typer(help="Turnsignal: forecast, bet on and score capability emergence.", no_args_is_help=True)
 
@@ -110,21 +110,32 @@ def create_participant(
 data_app = typer.Typer(help="Convert evaluation results into the eval table.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-SMOOTH_OPT = typer.Option("bpb", "--smooth", help="smooth metric (e.g. bpb, nll, ppl)")
-SUCCESS_OPT = typer.Option("acc", "--success", help="success metric; a comma list uses the first a task has")
-FAMILY_OPT = typer.Option(None, "--family", help="only these model families (comma list)")
-TASKS_OPT = typer.Option(None, "--tasks", help="only these tasks (comma list)")
-SEED_OPT = typer.Option(0, "--seed", help="random seed of the sampler and the predictive draws")
-TREND_OPT = typer.Option("compute", "--trend", help="compute (power law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
-SAMPLER_OPT = typer.Option("nutpie", "--sampler", help="nutpie (default, fast) | pymc (fallback)")
-DRAWS_OPT = typer.Option(DEFAULT_DRAWS, "--draws", help="posterior draws per chain")
-TUNE_OPT = typer.Option(DEFAULT_TUNE, "--tune", help="warm-up steps per chain")
-CHAINS_OPT = typer.Option(DEFAULT_CHAINS, "--chains", help="independent chains (R-hat needs >= 2)")
+
+
+def _config_option(field: str, flag: str, comma_list: bool = False) -> typer.models.OptionInfo:
+    """The option `flag` for FitConfig's `field`, with that field's default and description as help; a
+    `comma_list` option takes the list as one comma-separated string."""
+    info = FitConfig.model_fields[field]
+    default = info.get_default(call_default_factory=True)
+    if comma_list:
+        default = ",".join(default) if default else None
+    return typer.Option(default, flag, help=f"{info.description}{' (comma list)' if comma_list else ''}")
+
+
+SMOOTH_OPT = _config_option("smooth_metric", "--smooth")
+SUCCESS_OPT = _config_option("success_metric", "--success", comma_list=True)
+FAMILY_OPT = _config_option("families", "--family", comma_list=True)
+TASKS_OPT = _config_option("tasks", "--tasks", comma_list=True)
+SEED_OPT = _config_option("seed", "--seed")
+TREND_OPT = _config_option("trend", "--trend")
+SAMPLER_OPT = _config_option("sampler", "--sampler")
+DRAWS_OPT = _config_option("draws", "--draws")
+TUNE_OPT = _config_option("tune", "--tune")
+CHAINS_OPT = _config_option("chains", "--chains")
+CHECKPOINTS_OPT = _config_option("link_checkpoints", "--link-checkpoints")
 CHANCE_OPT = typer.Option(None, "--chance", help="chance rate for success rows that lack a `chance` column")
 DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: direction of an unknown smooth metric")
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
-CHECKPOINTS_OPT = typer.Option("final", "--link-checkpoints", help="final | all: also fit the link on a few "
-                               "intermediate checkpoints per run, evenly spaced in log(step) (needs a `step` column)")
 
 
 def _say(message: str) -> None:
@@ -141,12 +152,12 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains, link_checkpoints="final"):
-    from models.config import FitConfig
-
-    return FitConfig(smooth_metric=smooth, success_metric=_split(success), families=_split(family),
-                     tasks=_split(tasks), seed=seed, trend=trend, sampler=sampler, draws=draws, tune=tune,
-                     chains=chains, link_checkpoints=link_checkpoints)
+def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains, link_checkpoints=None):
+    """The FitConfig of the fit options (comma lists split); an option not given keeps FitConfig's default."""
+    options = dict(smooth_metric=smooth, success_metric=_split(success), families=_split(family), tasks=_split(tasks),
+                   seed=seed, trend=trend, sampler=sampler, draws=draws, tune=tune, chains=chains,
+                   link_checkpoints=link_checkpoints)
+    return FitConfig(**{name: value for name, value in options.items() if value is not None})
 
 
 def _read_table(path, chance, direction):

@@ -1,4 +1,6 @@
-"""Fit configuration and priors, as data.
+"""Fit configuration and priors, as data. ``FitConfig`` is the one declaration of a fit's options: the
+API's fit request (api/domain/fits/schemas.py) and the CLI's fit options (api/cli.py) take their
+defaults, bounds and help texts from its fields. Light: no pandas, numpy or PyMC at import.
 
 Priors are a dict ``name -> {"dist": <PyMC distribution>, <its parameters>}`` so a user can override
 any of them (``FitConfig(priors={"log_rate_mu": {"dist": "Normal", "mu": -1.0, "sigma": 0.5}})``) and
@@ -11,12 +13,11 @@ standardised smooth units; the ceiling gap is a fraction of the range between ch
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from forecast.design import CHECKPOINTS_PER_RUN
 from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 
 DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
@@ -25,12 +26,12 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # pin them down), and its curvature ``rate``, pooled across series. Derived: amplitude = slope / rate, floor = level - amplitude.
     "level": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
     "log_slope": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
-    "log_rate_mu": {"dist": "Normal", "mu": float(np.log(0.4)), "sigma": 0.8},
+    "log_rate_mu": {"dist": "Normal", "mu": math.log(0.4), "sigma": 0.8},
     "log_rate_sd": {"dist": "HalfNormal", "sigma": 0.3},
     "smooth_noise": {"dist": "HalfNormal", "sigma": 0.3},
     # Two-variable trend (params_tokens): the tokens term's slope (per decade of tokens) and rate.
     "log_slope_tokens": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
-    "log_rate_tokens_mu": {"dist": "Normal", "mu": float(np.log(0.4)), "sigma": 0.8},
+    "log_rate_tokens_mu": {"dist": "Normal", "mu": math.log(0.4), "sigma": 0.8},
     "log_rate_tokens_sd": {"dist": "HalfNormal", "sigma": 0.3},
     # Link from the smooth metric to success: threshold, spread ("logit variance"), ceiling gap. The gap
     # prior centres ceilings ~8% of the way short of perfect (label noise; logit(0.08) = -2.4).
@@ -56,7 +57,7 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # (learning rate not annealed): their Beta concentration is the task's times this ratio.
     "checkpoint_concentration_ratio": {"dist": "Beta", "alpha": 2.0, "beta": 2.0},
     # Accuracy noise: Beta with concentration kappa (absorbs seed and checkpoint noise).
-    "log_concentration_mu": {"dist": "Normal", "mu": float(np.log(300.0)), "sigma": 1.5},
+    "log_concentration_mu": {"dist": "Normal", "mu": math.log(300.0), "sigma": 1.5},
     "log_concentration_sd": {"dist": "HalfNormal", "sigma": 0.5},
 }
 
@@ -90,25 +91,45 @@ SUCCESS_EPS = 1e-6
 """Expected success is clipped to [SUCCESS_EPS, 1 - SUCCESS_EPS] (keeps Beta/Binomial likelihoods finite)."""
 
 
+def _one_or_many(value: Any) -> Any:
+    """A single name stands for a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+def _checkpoints_per_run() -> int:
+    from forecast.design import CHECKPOINTS_PER_RUN  # pandas: imported when a config is made, not with this module
+
+    return CHECKPOINTS_PER_RUN
+
+
 class FitConfig(BaseModel):
-    """Everything that defines a fit. Stored (as JSON) in the InferenceData of every fit."""
+    """Everything that defines a fit. Stored (as JSON) in the InferenceData of every fit. Each field's
+    ``description`` is its help text (the API's schema, the CLI's ``--help``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    smooth_metric: str = "bpb"
-    success_metric: list[str] = Field(default_factory=lambda: ["acc"])
-    tasks: list[str] | None = None
-    families: list[str] | None = None
-    trend: Literal["compute", "params_tokens"] = "compute"
-    link_checkpoints: Literal["final", "all"] = "final"
-    checkpoints_per_run: int = Field(CHECKPOINTS_PER_RUN, ge=1)
-    priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
-    draws: int = Field(DEFAULT_DRAWS, ge=50)
-    tune: int = Field(DEFAULT_TUNE, ge=50)
-    chains: int = Field(DEFAULT_CHAINS, ge=1)
-    target_accept: float = Field(DEFAULT_TARGET_ACCEPT, gt=0.5, lt=1.0)
-    seed: int = 0
+    smooth_metric: str = Field("bpb", min_length=1, max_length=100,
+                               description="smooth metric (e.g. bpb, nll, ppl)")
+    success_metric: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        default_factory=lambda: ["acc"], min_length=1,
+        description="success metric; with several, each task uses the first one listed that it has")
+    tasks: list[str] | None = Field(None, min_length=1, description="only these tasks")
+    families: list[str] | None = Field(None, min_length=1, description="only these model families")
+    trend: Literal["compute", "params_tokens"] = Field(
+        "compute", description="compute (power law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
+    link_checkpoints: Literal["final", "all"] = Field(
+        "final", description="final | all: also fit the link on a few intermediate checkpoints per run, evenly "
+        "spaced in log(step) (needs a `step` column)")
+    checkpoints_per_run: int = Field(default_factory=_checkpoints_per_run, ge=1,
+                                     description="intermediate checkpoints per run with link_checkpoints all")
+    priors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="prior overrides: name -> {dist, its parameters} (see DEFAULT_PRIORS)")
+    sampler: Literal["nutpie", "pymc"] = Field("nutpie", description="nutpie (default, fast) | pymc (fallback)")
+    draws: int = Field(DEFAULT_DRAWS, ge=50, description="posterior draws per chain")
+    tune: int = Field(DEFAULT_TUNE, ge=50, description="warm-up steps per chain")
+    chains: int = Field(DEFAULT_CHAINS, ge=1, description="independent chains (R-hat needs >= 2)")
+    target_accept: float = Field(DEFAULT_TARGET_ACCEPT, gt=0.5, lt=1.0, description="NUTS target acceptance rate")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed of the sampler and the predictive draws")
 
     @field_validator("priors")
     @classmethod
@@ -151,7 +172,7 @@ def _check_prior(name: str, spec: dict[str, Any]) -> None:
             continue
         if key not in allowed:
             raise ValueError(f"prior {name!r}: {dist} has no parameter {key!r}; it takes {sorted(allowed)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"prior {name!r}: parameter {key!r} must be a finite number, got {value!r}")
         if allowed[key] and value <= 0:
             raise ValueError(f"prior {name!r}: parameter {key!r} must be > 0, got {value!r}")

@@ -1,7 +1,8 @@
 """The one place for the database: engine, sessions, the declarative base, transactions, migrations.
 
-Models live in `api/db/models.py` (core service tables); later features add their own modules under
-`api/db/` importing `Base` from here, and their own Alembic revision chained after the current head.
+Models live in `api/db/models.py` (core service tables); later features add their own modules
+(`api/db/money.py`, `api/domain/fits/repository.py`) importing `Base` or `IdBase` from here, and their
+own Alembic revision chained after the current head (api/migrations/env.py imports every such module).
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout; writes inside
 one process are serialised by an asyncio lock (`transaction()`), so concurrent requests never see
@@ -18,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event, make_url, text
+from sqlalchemy import DateTime, String, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from api.settings import Settings
@@ -62,6 +63,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     """Declarative base for every table of the service."""
+
+
+class IdBase(Base):
+    """Base of the tables keyed by `id`, a random 32-hex string (`new_id`)."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id, sort_order=-1)  # first column
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

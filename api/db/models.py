@@ -13,15 +13,14 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.db import IdBase, UTCDateTime, utcnow
 
 
-class Participant(Base):
+class Participant(IdBase):
     """A researcher, admin or bot. The API key is stored only as its sha256 hex digest."""
 
     __tablename__ = "participants"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     handle: Mapped[str] = mapped_column(String(40), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default="participant")  # participant | admin
@@ -30,13 +29,12 @@ class Participant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Question(Base):
+class Question(IdBase):
     """A binary or numeric question. `state` stored is draft|open|resolved|annulled; "closed" is
     derived (open and now >= closes_at). Numeric questions have bounds, unit and scale (linear|log)."""
 
     __tablename__ = "questions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))  # binary | numeric
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -64,13 +62,12 @@ class Question(Base):
     __table_args__ = (Index("ix_questions_link", "link_family", "link_model", "link_task", "link_metric"),)
 
 
-class Prediction(Base):
+class Prediction(IdBase):
     """One submitted version (append-only). `kind` is probability|quantiles|cdf, or commitment until
     opened. `payload` is the canonical prediction body; `probability` duplicates binary values."""
 
     __tablename__ = "predictions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
     participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -84,12 +81,11 @@ class Prediction(Base):
     __table_args__ = (Index("ix_predictions_question_participant", "question_id", "participant_id", "created_at"),)
 
 
-class Resolution(Base):
+class Resolution(IdBase):
     """A resolution version of a question: resolved (outcome) or annulled. Corrections add versions."""
 
     __tablename__ = "resolutions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
     version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # resolved | annulled
@@ -102,7 +98,7 @@ class Resolution(Base):
     __table_args__ = (UniqueConstraint("question_id", "version", name="uq_resolutions_question_version"),)
 
 
-class Score(Base):
+class Score(IdBase):
     """Scores of the counting prediction of one participant under one resolution version.
 
     Units: log_score in nats (higher is better; binary log p(outcome), numeric log p(bucket));
@@ -111,7 +107,6 @@ class Score(Base):
 
     __tablename__ = "scores"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     prediction_id: Mapped[str] = mapped_column(ForeignKey("predictions.id"))
     question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
     participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
@@ -134,12 +129,11 @@ class Score(Base):
     )
 
 
-class SealedResult(Base):
+class SealedResult(IdBase):
     """An uploaded large-model result (eval-table rows), invisible to non-admins until revealed."""
 
     __tablename__ = "sealed_results"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(200))
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     reveal_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -148,7 +142,7 @@ class SealedResult(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class IdempotencyRecord(Base):
+class IdempotencyRecord(IdBase):
     """The first response to a POST with an `Idempotency-Key`, replayed on retries.
 
     `scope` names the operation (e.g. "predictions.submit"); `request_hash` is sha256 of the
@@ -156,7 +150,6 @@ class IdempotencyRecord(Base):
 
     __tablename__ = "idempotency_records"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     scope: Mapped[str] = mapped_column(String(60))
     key: Mapped[str] = mapped_column(String(200))

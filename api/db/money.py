@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.db import Base, IdBase, UTCDateTime, utcnow
 
 HOUSE_ACCOUNT = "house"
 
@@ -46,13 +46,12 @@ class LedgerAccount(Base):
     __table_args__ = (CheckConstraint("kind = 'house' OR balance >= 0", name="ck_ledger_accounts_nonnegative"),)
 
 
-class LedgerTransaction(Base):
+class LedgerTransaction(IdBase):
     """One balanced movement of money. `kind` e.g. grant, bet_offer, bet_accept, bet_cancel, bet_expire,
     bet_settle, bet_refund, market_open, trade, market_settle, market_refund, reversal."""
 
     __tablename__ = "ledger_transactions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(24))
     ref_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # bet | market | grant
     ref_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -79,7 +78,7 @@ class LedgerEntry(Base):
     __table_args__ = (Index("ix_ledger_entries_account", "account_id", "id"),)
 
 
-class Bet(Base):
+class Bet(IdBase):
     """A two-person bet on a question. status: open | accepted | cancelled | expired | settled | refunded.
 
     The offerer's stake is escrowed at offer, the taker's at acceptance (account `bet:<id>:escrow`).
@@ -88,7 +87,6 @@ class Bet(Base):
 
     __tablename__ = "bets"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), index=True)
     offerer_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     counterparty_id: Mapped[str | None] = mapped_column(ForeignKey("participants.id"), nullable=True)
@@ -111,14 +109,13 @@ class Bet(Base):
     )
 
 
-class Market(Base):
+class Market(IdBase):
     """An LMSR market on a question. `q` holds outstanding µs per outcome (JSON list of ints);
     `b` is the liquidity in µc and `funding` = ceil(b ln n) µc escrowed from the opener at opening.
     status: open | resolved | annulled (trading also stops once the question closes)."""
 
     __tablename__ = "markets"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), index=True)
     opener_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     b: Mapped[int] = mapped_column(BigInteger)

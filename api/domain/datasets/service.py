@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import transaction
-from api.domain.fits.repository import Dataset
 from api.db.models import Participant
 from api.domain.datasets.schemas import VISIBILITIES, DatasetOut, DatasetUpload
+from api.domain.fits.repository import Dataset
 from api.errors import ApiError, not_found
 
 FORMAT_SUFFIX = {"csv": ".csv", "parquet": ".parquet", "lm_eval_json": ".json"}

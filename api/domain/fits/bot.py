@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import hash_api_key, new_api_key
 from api.db import transaction, utcnow
-from api.domain.fits.repository import BotNote, Dataset, FitJob
 from api.db.models import Participant, Prediction, Question
 from api.domain.datasets.service import read_content
 from api.domain.fits.posterior import load_forecaster
+from api.domain.fits.repository import BotNote, Dataset, FitJob
 from api.errors import ApiError
 from api.settings import Settings
 

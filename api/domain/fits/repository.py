@@ -9,15 +9,14 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.db import Base, IdBase, UTCDateTime, utcnow
 
 
-class Dataset(Base):
+class Dataset(IdBase):
     """An uploaded eval table. Immutable; `sha256` (unique) of the canonical CSV `content`."""
 
     __tablename__ = "datasets"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     visibility: Mapped[str] = mapped_column(String(16), default="public")  # public | private
@@ -32,7 +31,7 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class FitJob(Base):
+class FitJob(IdBase):
     """One fit request and its life: queued -> running -> done | failed | cancelled.
 
     `options_key` = sha256(dataset sha256 + canonical options JSON): equal keys share a fit.
@@ -41,7 +40,6 @@ class FitJob(Base):
 
     __tablename__ = "fit_jobs"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
     options_key: Mapped[str] = mapped_column(String(64))

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model
 
 from api.schemas import RequestBody, ResponseBody
-from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
+from models.config import FitConfig
 
 
 class TargetModel(RequestBody):
@@ -19,31 +19,28 @@ class TargetModel(RequestBody):
     tokens: float = Field(gt=0)
 
 
-class FitCreate(RequestBody):
-    """A fit of the hierarchical model (models.config.FitConfig options) to a dataset.
+REQUEST_CAPS: dict[str, dict[str, int]] = {
+    "tasks": {"max_length": 200}, "families": {"max_length": 50}, "success_metric": {"max_length": 10},
+    "draws": {"le": 20_000}, "tune": {"le": 20_000}, "chains": {"le": 8},
+}
+"""A fit request's limits on top of FitConfig's own bounds (one request must not hold a worker for hours)."""
 
-    `success_metric`: a list, the first one each task has is used. `draws`/`tune` per chain.
-    Equal (dataset content, options) share one fit: the cached job is returned."""
 
-    dataset_id: str = Field(min_length=1, max_length=64)
-    tasks: list[str] | None = Field(default=None, min_length=1, max_length=200)
-    families: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    smooth_metric: str = Field(default="bpb", min_length=1, max_length=100)
-    success_metric: list[str] = Field(default_factory=lambda: ["acc"], min_length=1, max_length=10)
-    trend: Literal["compute", "params_tokens"] = "compute"
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
-    draws: int = Field(default=DEFAULT_DRAWS, ge=50, le=20_000)
-    tune: int = Field(default=DEFAULT_TUNE, ge=50, le=20_000)
-    chains: int = Field(default=DEFAULT_CHAINS, ge=1, le=8)
-    target_accept: float = Field(default=DEFAULT_TARGET_ACCEPT, gt=0.5, lt=1.0)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    targets: list[TargetModel] = Field(default_factory=list, max_length=100)
+def _config_fields() -> dict[str, Any]:
+    """FitConfig's fields (type, default, bounds, description) with the request's caps added."""
+    return {name: Annotated[info.annotation, info, Field(**REQUEST_CAPS.get(name, {}))]
+            for name, info in FitConfig.model_fields.items()}
 
-    @field_validator("success_metric", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+
+FitCreate = create_model(
+    "FitCreate", __base__=RequestBody, __module__=__name__,
+    __doc__="""A fit of the hierarchical model to a dataset: `models.config.FitConfig`'s options (its fields,
+    defaults and bounds, with `REQUEST_CAPS`), plus the dataset and the `targets` the bot may forecast.
+    Equal (dataset content, options) share one fit: the cached job is returned.""",
+    dataset_id=(str, Field(min_length=1, max_length=64)),
+    **_config_fields(),
+    targets=(list[TargetModel], Field(default_factory=list, max_length=100)),
+)
 
 
 class FitTimings(ResponseBody):
