@@ -1,9 +1,12 @@
 """The fits slice (api/domain/fits/) has no import cycle: no chain of imports, module-level or lazy
 (inside a function) or under TYPE_CHECKING, leads from one of its modules back to itself, also not
-through other modules of api/. The queue gets `execute_fit` from the worker as an argument instead."""
+through other modules of api/. The queue gets `execute_fit` from the worker as an argument instead.
+And the one declaration of the fit options (models.config) stays light: the CLI reads it at start."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +60,9 @@ def test_the_fits_slice_has_no_import_cycle() -> None:
 def test_the_old_module_paths_are_gone() -> None:
     for old in ("api/fit_queue.py", "api/worker.py", "api/db/fits.py"):
         assert not (ROOT / old).exists(), old
+
+
+def test_the_fit_options_import_without_pandas_numpy_or_pymc() -> None:
+    code = ("import sys, models.config; heavy = {'pandas', 'numpy', 'pymc', 'pytensor'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
