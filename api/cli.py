@@ -111,7 +111,6 @@ data_app = typer.Typer(help="Convert evaluation results into the eval table.", n
 app.add_typer(data_app, name="data")
 
 
-
 def _config_option(field: str, flag: str, comma_list: bool = False) -> typer.models.OptionInfo:
     """The option `flag` for FitConfig's `field`, with that field's default and description as help; a
     `comma_list` option takes the list as one comma-separated string."""
