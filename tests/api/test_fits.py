@@ -130,6 +130,20 @@ async def test_bad_fit_requests_are_clear_4xx(client, make_participant):
     assert (await client.get("/v1/fits/nope", headers=alice.headers)).status_code == 404
 
 
+async def test_rows_the_request_cannot_judge_fail_the_fit_with_the_reason(client, make_participant, fit_settings):
+    """The request checks only the dataset's summary; the worker's fit selects the rows and builds the
+    design once, and a design it refuses (three runs within 0.28 decades of compute) is the fit's failure."""
+    alice = await make_participant("alice")
+    narrow = small_slice(TASKS)
+    narrow = narrow[narrow["model"].isin(["190M-1xC", "190M-1xC-rerun", "370M-0.5xC"])]
+    r = await client.post("/v1/fits", json={**TINY, "dataset_id": await dataset_id(client, alice, narrow)},
+                          headers=alice.headers)
+    assert r.status_code == 202, r.text
+    await run_worker(fit_settings, once=True, bot=False)
+    fit = await poll(client, alice, r.json()["id"], timeout=30)
+    assert fit["state"] == "failed" and "decades" in fit["error"], fit
+
+
 async def test_same_request_is_cached_and_a_queued_fit_can_be_cancelled(client, make_participant, settings, db_session):
     alice, bob = await make_participant("alice"), await make_participant("bob")
     ds = await dataset_id(client, alice)
