@@ -9,7 +9,6 @@ the same database transaction as its ledger entries.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Response
@@ -21,15 +20,10 @@ from api.db.models import Participant, Question
 from api.db.money import Bet
 from api.domain.bets.schemas import BetOffer, BetOut
 from api.domain.ledger import service as ledger
+from api.domain.questions.service import load_open_question, question_is_open
 from api.errors import ApiError, not_found
 from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import bets as betmath
-
-
-def question_is_open(question: Question, now: datetime | None = None) -> bool:
-    """Open for offers, acceptances and trades: state open and now in [opens_at, closes_at)."""
-    now = now or utcnow()
-    return question.state == "open" and question.opens_at <= now < question.closes_at
 
 
 def _visible(bet: Bet, who: Participant) -> bool:
@@ -51,11 +45,7 @@ async def _lock_bet(session: AsyncSession, bet_id: str, who: Participant) -> Bet
 # ------------------------------------------------------------------------------------------- actions
 async def offer(session: AsyncSession, who: Participant, data: BetOffer, key: str | None, path: str) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
-        question = await session.get(Question, data.question_id)
-        if question is None or question.state == "draft":
-            raise not_found("question", "question_id")
-        if not question_is_open(question):
-            raise ApiError(409, "the question is not open for bets", "question_id")
+        question = await load_open_question(session, data.question_id, "the question is not open for bets")
         try:
             prop = betmath.validate_proposition(data.proposition, question.kind, question.lower, question.upper)
         except ValueError as exc:

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db import utcnow
 from api.db.models import Participant, Question
 from api.db.money import LedgerAccount, Market, MarketPosition, MarketTrade
-from api.domain.bets.service import question_is_open
 from api.domain.ledger import service as ledger
 from api.domain.markets.schemas import MarketCreate, MarketOut, PositionOut, PricePoint, TradeCreate, TradeOut
+from api.domain.questions.service import load_open_question, question_is_open
 from api.errors import ApiError, not_found
 from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import lmsr
@@ -86,11 +86,7 @@ async def _locked_market_for_trade(session: AsyncSession, market_id: str, partic
 # ------------------------------------------------------------------------------------------- actions
 async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, key: str | None, path: str) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
-        question = await session.get(Question, data.question_id)
-        if question is None or question.state == "draft":
-            raise not_found("question", "question_id")
-        if not question_is_open(question):
-            raise ApiError(409, "the question is not open", "question_id")
+        question = await load_open_question(session, data.question_id, "the question is not open")
         labels, edges = partition(question, data.n_buckets)
         n = len(labels)
         funding = lmsr.maker_funding(data.b, n)

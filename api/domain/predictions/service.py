@@ -18,9 +18,10 @@ from api.commitment import canonical_json, commitment_digest
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
-from api.domain.questions.service import GRID_POINTS, accepting_predictions, can_manage, derived_state, load_question
+from api.domain.questions.service import can_manage, derived_state, load_question, question_is_open
 from api.errors import ApiError, not_found
 from api.idempotency import check_key, find_replay, remember, request_digest
+from forecast.scoring import GRID_POINTS
 
 PROBABILITY_MIN, PROBABILITY_MAX = 0.001, 0.999
 REQUIRED_LEVELS = (0.05, 0.5, 0.95)
@@ -86,7 +87,7 @@ def _check_accepting(question: Question) -> None:
         raise ApiError(409, f"the question is {state}: predictions are locked", "question_id")
     if state == "closed":
         raise ApiError(409, "the question is closed: predictions are no longer accepted", "question_id")
-    if not accepting_predictions(question):
+    if not question_is_open(question):
         raise ApiError(409, "the question is not open for predictions yet", "question_id")
 
 
