@@ -43,7 +43,7 @@ async def _lock_bet(session: AsyncSession, bet_id: str, who: Participant) -> Bet
 
 
 # ------------------------------------------------------------------------------------------- actions
-async def offer(session: AsyncSession, who: Participant, data: BetOffer, key: str | None, path: str) -> Response[Any]:
+async def offer(session: AsyncSession, who: Participant, data: BetOffer, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         question = await load_open_question(session, data.question_id, "the question is not open for bets")
         try:
@@ -70,10 +70,10 @@ async def offer(session: AsyncSession, who: Participant, data: BetOffer, key: st
                               insufficient="stake exceeds your balance", field="stake")
         return 201, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
-async def accept(session: AsyncSession, who: Participant, bet_id: str, key: str | None, path: str) -> Response[Any]:
+async def accept(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id == who.id:
@@ -95,10 +95,10 @@ async def accept(session: AsyncSession, who: Participant, bet_id: str, key: str 
         await session.flush()
         return 200, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, None), operation)
+    return await ledger.idempotent(session, who, call, None, operation)
 
 
-async def cancel(session: AsyncSession, who: Participant, bet_id: str, key: str | None, path: str) -> Response[Any]:
+async def cancel(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id != who.id:
@@ -108,7 +108,7 @@ async def cancel(session: AsyncSession, who: Participant, bet_id: str, key: str 
         await _return_offer(session, bet, "cancelled", "bet_cancel")
         return 200, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, None), operation)
+    return await ledger.idempotent(session, who, call, None, operation)
 
 
 async def _return_offer(session: AsyncSession, bet: Bet, status: str, kind: str) -> None:

@@ -84,7 +84,7 @@ async def _locked_market_for_trade(session: AsyncSession, market_id: str, partic
 
 
 # ------------------------------------------------------------------------------------------- actions
-async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, key: str | None, path: str) -> Response[Any]:
+async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         question = await load_open_question(session, data.question_id, "the question is not open")
         labels, edges = partition(question, data.n_buckets)
@@ -102,10 +102,10 @@ async def open_market(session: AsyncSession, who: Participant, data: MarketCreat
                               created_by=who.id, insufficient=f"opening needs {funding} µc of funding, above your balance", field="b")
         return 201, _out(market, question).model_dump(mode="json")
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
-async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, key: str | None, path: str) -> Response[Any]:
+async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         market, question, position = await _locked_market_for_trade(session, market_id, who.id)
         if not _trading_open(market, question):
@@ -155,7 +155,7 @@ async def trade(session: AsyncSession, who: Participant, market_id: str, data: T
                        prices_after=prices_after, position=PositionOut.model_validate(position), balance=balance)
         return 201, out.model_dump(mode="json")
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
 # ------------------------------------------------------------------------------------------- reading

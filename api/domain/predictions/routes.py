@@ -20,8 +20,7 @@ async def submit_prediction(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Any]:
     """Submit a new version (or a commitment). Retries with the same Idempotency-Key replay the first reply."""
-    status, body, replayed = await service.submit_prediction(db_session, participant, question_id, data, idempotency_key)
-    return Response(body, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None)
+    return (await service.submit_prediction(db_session, participant, question_id, data, idempotency_key)).response()
 
 
 @get("/v1/questions/{question_id:str}/predictions", tags=["predictions"])
