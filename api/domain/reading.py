@@ -6,8 +6,7 @@ the same 404 for a row they may not read as for a missing one (nothing reveals t
 """
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.domain.handlers import CALLER, as_handler
 from api.errors import not_found
 
 Out = TypeVar("Out", bound=BaseModel)
@@ -59,20 +59,13 @@ def read_routes(readable: Readable[Any], path: str, tag: str, list_doc: str, get
     """GET `path` (`Readable.list_all` for the caller) and GET `path/{<id_param>}` (`Readable.get`),
     documented by `list_doc` and `get_doc`."""
 
-    async def list_rows(db_session: AsyncSession, participant: Participant) -> Any:
-        return await readable.list_all(db_session, participant)
+    def list_rows(db_session: AsyncSession, participant: Participant) -> Awaitable[list[Any]]:
+        return readable.list_all(db_session, participant)
 
-    async def get_row(db_session: AsyncSession, participant: Participant, **path_params: str) -> Any:
-        return await readable.get(db_session, participant, path_params[readable.id_param])
+    def get_row(db_session: AsyncSession, participant: Participant, **path_params: str) -> Awaitable[Any]:
+        return readable.get(db_session, participant, path_params[readable.id_param])
 
-    common = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
-              for name, kind in (("db_session", AsyncSession), ("participant", Participant))]
-    row_id = inspect.Parameter(readable.id_param, inspect.Parameter.KEYWORD_ONLY, annotation=str)
-    for handler, parameters, returns, doc in ((list_rows, common, list[readable.out], list_doc),  # type: ignore[name-defined]
-                                              (get_row, [*common, row_id], readable.out, get_doc)):
-        handler.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
-        handler.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
-        handler.__doc__ = doc
     name = readable.what.replace(" ", "_")
-    list_rows.__name__, get_row.__name__ = f"list_{name}s", f"get_{name}"
-    return [get(path, tags=[tag])(list_rows), get(f"{path}/{{{readable.id_param}:str}}", tags=[tag])(get_row)]
+    return [get(path, tags=[tag])(as_handler(list_rows, CALLER, list[readable.out], list_doc, f"list_{name}s")),  # type: ignore[name-defined]
+            get(f"{path}/{{{readable.id_param}:str}}", tags=[tag])(
+                as_handler(get_row, CALLER | {readable.id_param: str}, readable.out, get_doc, f"get_{name}"))]
