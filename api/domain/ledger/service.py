@@ -90,9 +90,8 @@ async def ensure_participant(session: AsyncSession, participant_id: str, grant: 
     account = participant_account(participant_id)
     if await ensure_account(session, account, "participant", participant_id):
         await ensure_account(session, HOUSE_ACCOUNT, "house")
-        amount = grant
-        if amount > 0:
-            await post(session, "grant", [(HOUSE_ACCOUNT, -amount), (account, amount)],
+        if grant > 0:
+            await post(session, "grant", [(HOUSE_ACCOUNT, -grant), (account, grant)],
                        ref_type="grant", ref_id=participant_id, memo="starting grant")
     return account
 
