@@ -4,9 +4,9 @@ Keys are `ts_` + 43 url-safe characters (32 random bytes); only sha256(key) is s
 database leak reveals no usable key. Every call sends `Authorization: Bearer <key>`.
 
 Key lookups are cached per app (`KeyCache` on `app.state`): sha256(key) -> the participant's column
-values, for at most `TURNSIGNAL_AUTH_CACHE_SECONDS` (default 30; 0 turns the cache off) and at most
-`KeyCache.max_entries` keys. Only successful lookups are cached (a wrong key always reaches the
-database, so a key created a moment ago works at once). Code that changes a participant's key, role
+values, for at most `Settings.auth_cache_seconds` (TURNSIGNAL_AUTH_CACHE_SECONDS; 0 turns the cache
+off) and at most `KeyCache.max_entries` keys. Only successful lookups are cached (a wrong key always
+reaches the database, so a key created a moment ago works at once). Code that changes a participant's key, role
 or bot flag must call `forget_participant(app_state, participant_id)`; changes made by another
 process (e.g. the admin CLI) take effect within the TTL. Each request gets its own detached
 `Participant` built from the cached values, never an object shared between requests.
@@ -14,7 +14,6 @@ process (e.g. the admin CLI) take effect within the TTL. Each request gets its o
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -105,7 +104,7 @@ def key_cache(state: State) -> KeyCache:
     """The app's key cache (created on first use)."""
     cache = state.get("key_cache")
     if cache is None:
-        cache = KeyCache(float(os.environ.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")))
+        cache = KeyCache(state.settings.auth_cache_seconds)
         state["key_cache"] = cache
     return cache  # type: ignore[no-any-return]
 

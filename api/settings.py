@@ -16,6 +16,9 @@
 |                                       |                                       | this long is stalled; heartbeat = lease/4) |
 | TURNSIGNAL_FIT_MAX_ATTEMPTS           | 2                                     | tries before a lost fit is marked failed  |
 | TURNSIGNAL_WORKER_POLL_SECONDS        | 1.0                                   | how often an idle worker polls for jobs   |
+| TURNSIGNAL_STARTING_GRANT_CREDITS     | 1000                                  | credits minted into each new account      |
+| TURNSIGNAL_AUTH_CACHE_SECONDS         | 30                                    | API-key lookups are cached this long      |
+|                                       |                                       | (0 turns the cache off)                   |
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ class Settings:
     fit_lease_seconds: float = 60.0
     fit_max_attempts: int = 2
     worker_poll_seconds: float = 1.0
+    starting_grant_credits: float = 1000.0
+    auth_cache_seconds: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,4 +73,6 @@ class Settings:
             fit_lease_seconds=float(env.get("TURNSIGNAL_FIT_LEASE_SECONDS", "60")),
             fit_max_attempts=int(env.get("TURNSIGNAL_FIT_MAX_ATTEMPTS", "2")),
             worker_poll_seconds=float(env.get("TURNSIGNAL_WORKER_POLL_SECONDS", "1.0")),
+            starting_grant_credits=float(env.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")),
+            auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
         )

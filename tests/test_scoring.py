@@ -167,3 +167,87 @@ def test_pad_knot_blocks_equals_pad_knots(seed: int) -> None:
     assert np.array_equal(xs, ref_x) and np.array_equal(fs, ref_f)
     with pytest.raises(ValueError, match="exactly once"):
         s.pad_knot_blocks(blocks[:-1], n)
+
+
+# --- stored numeric forecasts and calibration summaries ------------------------------------------
+def _crps_by_integral(x: np.ndarray, f: np.ndarray, y: float, lower: float, upper: float) -> float:
+    """CRPS of the piecewise-linear CDF through knots (x, f) by numerical integration over [lower, upper]:
+    int F^2 below y plus int (1 - F)^2 above it, each on its own fine grid."""
+    below, above = np.linspace(lower, y, 200_001), np.linspace(y, upper, 200_001)
+    return float(np.trapezoid(np.interp(below, x, f) ** 2, below) + np.trapezoid((1 - np.interp(above, x, f)) ** 2, above))
+
+
+def test_score_numeric_payloads_crps_matches_numerical_integral() -> None:
+    spec = s.NumericSpec(0.0, 10.0, "linear")
+    quantiles = {"quantiles": {"levels": [0.05, 0.5, 0.95], "values": [1.0, 4.0, 9.0]}}
+    grid = {"cdf": np.linspace(0.0, 1.0, s.GRID_POINTS).tolist()}  # the uniform distribution on [0, 10]
+    scores = s.score_numeric_payloads([8.0, 8.0], [spec, spec], [quantiles, grid])
+    expected = _crps_by_integral(np.array([0.0, 1.0, 4.0, 9.0, 10.0]), np.array([0.0, 0.05, 0.5, 0.95, 1.0]), 8.0, 0.0, 10.0)
+    np.testing.assert_allclose(scores["crps"][0], expected, atol=1e-6)
+    # U(0, 10): CRPS(y) = 10 * (u^2 - u + 1/3) with u = y / 10
+    np.testing.assert_allclose(scores["crps"][1], 10 * (0.64 - 0.8 + 1 / 3))
+    np.testing.assert_allclose(scores["crps_normalized"], scores["crps"] / 10)
+    # PIT: F(8) on the segment (4, 0.5) -> (9, 0.95); uniform: 0.8
+    np.testing.assert_allclose(scores["pit"], [0.5 + 0.45 * 4 / 5, 0.8])
+    assert scores["covered_50"].tolist() == [False, False] and scores["covered_90"].tolist() == [True, True]
+    # the uniform gives each of the 20 grid buckets 1/20
+    np.testing.assert_allclose(scores["log_score"][1], np.log(1 / 20))
+
+
+def test_log_scale_questions_are_scored_in_log10() -> None:
+    spec = s.NumericSpec(1.0, 1e4, "log")
+    payload = {"quantiles": {"levels": [0.05, 0.5, 0.95], "values": [10.0, 100.0, 1000.0]}}
+    scores = s.score_numeric_payloads([100.0], [spec], [payload])
+    expected = _crps_by_integral(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), np.array([0.0, 0.05, 0.5, 0.95, 1.0]), 2.0, 0.0, 4.0)
+    np.testing.assert_allclose(scores["crps"], [expected], atol=1e-6)
+    np.testing.assert_allclose(scores["crps_normalized"], [expected / 4])
+    np.testing.assert_allclose(scores["pit"], [0.5])
+
+
+def test_stored_numeric_forecasts_are_checked() -> None:
+    spec = s.NumericSpec(0.0, 1.0, "linear")
+    with pytest.raises(ValueError, match="nondecreasing"):
+        s.numeric_knots(spec, {"cdf": [0.5, 0.4] + [1.0] * (s.GRID_POINTS - 2)})
+    with pytest.raises(ValueError, match="lower > 0"):
+        s.score_numeric_payloads([1.0], [s.NumericSpec(0.0, 1.0, "log")], [{"cdf": [0.5] * s.GRID_POINTS}])
+    with pytest.raises(ValueError, match="outcomes"):
+        s.score_numeric_payloads([1.0, 2.0], [spec], [{"cdf": [0.5] * s.GRID_POINTS}])
+    assert len(s.grid_edges(0.0, 1.0)) == s.GRID_POINTS
+
+
+def test_binary_calibration_on_constructed_data() -> None:
+    # 10 forecasts of 0.2 (2 came true) and 10 of 0.8 (6 came true): bins 2 and 8 of 10
+    p = np.array([0.2] * 10 + [0.8] * 10)
+    o = np.array([1] * 2 + [0] * 8 + [1] * 6 + [0] * 4)
+    summary = s.binary_calibration(p, o, n_bins=10)
+    bins = summary["reliability_bins"]
+    assert [b["count"] for b in bins] == [0, 0, 10, 0, 0, 0, 0, 0, 10, 0]
+    assert bins[2]["mean_forecast"] == pytest.approx(0.2) and bins[2]["observed_frequency"] == pytest.approx(0.2)
+    assert bins[8]["observed_frequency"] == pytest.approx(0.6) and bins[0]["mean_forecast"] is None
+    assert summary["n"] == 20
+    assert summary["ece"] == pytest.approx(0.5 * 0.0 + 0.5 * 0.2)
+    assert summary["brier_reliability"] == pytest.approx(0.5 * 0.04)  # only the 0.8 bin misses, by 0.2
+    assert summary["brier_resolution"] == pytest.approx(0.04)  # base rate 0.4; bins at 0.2 and 0.6
+    assert summary["brier_uncertainty"] == pytest.approx(0.24)
+    assert summary["mean_brier"] == pytest.approx(np.mean((p - o) ** 2))
+    empty = s.binary_calibration([], [], n_bins=4)
+    assert empty["n"] == 0 and empty["ece"] is None and [b["count"] for b in empty["reliability_bins"]] == [0] * 4
+
+
+def test_numeric_calibration_recovers_a_calibrated_forecaster() -> None:
+    # outcomes drawn from the forecast distribution itself give uniform PIT values
+    rng = np.random.default_rng(7)
+    n = 20_000
+    spec = s.NumericSpec(0.0, 1.0, "linear")
+    payload = {"quantiles": {"levels": [0.05, 0.5, 0.95], "values": [0.1, 0.3, 0.8]}}
+    u = rng.uniform(0, 1, n)
+    outcomes = np.interp(u, [0.0, 0.05, 0.5, 0.95, 1.0], [0.0, 0.1, 0.3, 0.8, 1.0])  # inverse CDF
+    scores = s.score_numeric_payloads(outcomes, [spec] * n, [payload] * n)
+    summary = s.numeric_calibration(scores["pit"], n_bins=5)
+    assert summary["n"] == n
+    assert summary["coverage_50"] == pytest.approx(0.5, abs=0.02) and summary["coverage_90"] == pytest.approx(0.9, abs=0.01)
+    assert np.allclose(np.array(summary["pit_histogram"]) / n, 0.2, atol=0.015)
+    assert s.numeric_calibration([], n_bins=3) == {"n": 0, "coverage_50": None, "coverage_90": None, "pit_histogram": [0, 0, 0]}
+    # a constructed set: PIT 0.1, 0.3, 0.5, 0.97 -> 50% interval holds 2, 90% holds 3
+    constructed = s.numeric_calibration([0.1, 0.3, 0.5, 0.97], n_bins=2)
+    assert constructed["coverage_50"] == 0.5 and constructed["coverage_90"] == 0.75 and constructed["pit_histogram"] == [2, 2]

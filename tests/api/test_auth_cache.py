@@ -2,12 +2,16 @@
 `forget_participant` makes a change of role take effect at once."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
+from api.app import create_app
 from api.auth import KeyCache, forget_participant, hash_api_key, key_cache
 from api.db.models import Participant
+from api.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +53,9 @@ async def test_wrong_keys_are_not_cached_and_role_changes_apply_after_forget(cli
     await db_session.commit()
     forget_participant(client.app.state, alice.id)
     assert (await client.get("/v1/admin/ledger/audit", headers=alice.headers)).status_code == 200
+
+
+def test_cache_lifetime_comes_from_settings(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    assert key_cache(create_app(Settings(database_url=url)).state).ttl_seconds == 30
+    assert key_cache(create_app(Settings(database_url=url, auth_cache_seconds=0)).state).ttl_seconds == 0

@@ -1,9 +1,13 @@
 """Ledger: balances, paginated ledger, admin grants, idempotency, the invariant audit (issue 4)."""
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
-from tests.api.money_helpers import MICRO, audit, balance, entry_count, idem, make_admin, register
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from tests.api.money_helpers import MICRO, audit, balance, entry_count, idem, make_admin, make_question, register
 
 pytestmark = pytest.mark.anyio
 GRANT = 1000 * MICRO
@@ -69,3 +73,25 @@ async def test_grant_refusals_move_nothing(client, settings) -> None:
     assert (await client.get("/v1/admin/ledger/audit", headers=bob.headers)).status_code == 403
     assert (await client.get("/v1/me/ledger", params={"limit": 0}, headers=bob.headers)).status_code == 400
     await audit(client, admin)
+
+
+async def test_starting_grant_comes_from_settings(settings) -> None:
+    async with AsyncTestClient(app=create_app(dataclasses.replace(settings, starting_grant_credits=2.5))) as client:
+        alice = await register(client, "alice")
+        assert await balance(client, alice) == 2_500_000
+
+
+async def test_one_key_rule_for_money_and_predictions(client, settings) -> None:
+    admin, bob = await make_admin(settings), await register(client, "bob")
+    body = {"participant_id": bob.id, "amount": MICRO}
+    first = await client.post("/v1/admin/grants", json=body, headers=idem(admin.headers, "g-1"))
+    retry = await client.post("/v1/admin/grants", json=body, headers=idem(admin.headers, "g-1"))
+    assert first.status_code == retry.status_code == 201 and retry.json() == first.json()
+    assert retry.headers.get("Idempotent-Replayed") == "true" and "Idempotent-Replayed" not in first.headers
+    qid = await make_question(settings, admin.id)
+    for path, payload in (("/v1/admin/grants", body), (f"/v1/questions/{qid}/predictions", {"probability": 0.5})):
+        r = await client.post(path, json=payload, headers=idem(admin.headers, "x" * 201))
+        assert r.status_code == 400 and r.json()["error"]["field"] == "Idempotency-Key"
+    # keys live per scope: the grant's key is still free for a prediction
+    r = await client.post(f"/v1/questions/{qid}/predictions", json={"probability": 0.5}, headers=idem(admin.headers, "g-1"))
+    assert r.status_code == 201 and "Idempotent-Replayed" not in r.headers

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.domain.scoring.service import (
+from forecast import scoring
+from forecast.scoring import (
     GRID_POINTS, NumericSpec, numeric_knots, numeric_knots_batch, score_numeric, score_numeric_payloads,
 )
-from forecast import scoring
 
 
 def _payload(rng: np.random.Generator, spec: NumericSpec, form: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db.models import Participant
 from api.domain.bets import service
 from api.domain.bets.schemas import BetOffer, BetOut
+from api.domain.ledger.service import money_request
 
 IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
 
@@ -17,7 +18,7 @@ IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=Fal
 @post("/v1/bets", tags=["bets"])
 async def offer_bet(request: Request, db_session: AsyncSession, participant: Participant, data: BetOffer, idempotency_key: IdemKey) -> Response[BetOut]:
     """Offer a bet; the offerer's stake is escrowed now (needs an Idempotency-Key)."""
-    return await service.offer(db_session, participant, data, idempotency_key, request.url.path)
+    return await service.offer(db_session, participant, data, money_request(request, idempotency_key))
 
 
 @get("/v1/bets", tags=["bets"])
@@ -36,13 +37,13 @@ async def get_bet(db_session: AsyncSession, participant: Participant, bet_id: st
 @post("/v1/bets/{bet_id:str}/accept", tags=["bets"])
 async def accept_bet(request: Request, db_session: AsyncSession, participant: Participant, bet_id: str, idempotency_key: IdemKey) -> Response[BetOut]:
     """Accept an open offer: the taker's stake is escrowed (needs an Idempotency-Key)."""
-    return await service.accept(db_session, participant, bet_id, idempotency_key, request.url.path)
+    return await service.accept(db_session, participant, bet_id, money_request(request, idempotency_key))
 
 
 @post("/v1/bets/{bet_id:str}/cancel", tags=["bets"])
 async def cancel_bet(request: Request, db_session: AsyncSession, participant: Participant, bet_id: str, idempotency_key: IdemKey) -> Response[BetOut]:
     """Cancel one's own open offer: the stake returns (needs an Idempotency-Key)."""
-    return await service.cancel(db_session, participant, bet_id, idempotency_key, request.url.path)
+    return await service.cancel(db_session, participant, bet_id, money_request(request, idempotency_key))
 
 
 @post("/v1/admin/bets/expire", tags=["bets"], status_code=200)

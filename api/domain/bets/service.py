@@ -9,7 +9,6 @@ the same database transaction as its ledger entries.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Response
@@ -21,15 +20,10 @@ from api.db.models import Participant, Question
 from api.db.money import Bet
 from api.domain.bets.schemas import BetOffer, BetOut
 from api.domain.ledger import service as ledger
+from api.domain.questions.service import load_open_question, question_is_open
 from api.errors import ApiError, not_found
 from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import bets as betmath
-
-
-def question_is_open(question: Question, now: datetime | None = None) -> bool:
-    """Open for offers, acceptances and trades: state open and now in [opens_at, closes_at)."""
-    now = now or utcnow()
-    return question.state == "open" and question.opens_at <= now < question.closes_at
 
 
 def _visible(bet: Bet, who: Participant) -> bool:
@@ -49,13 +43,9 @@ async def _lock_bet(session: AsyncSession, bet_id: str, who: Participant) -> Bet
 
 
 # ------------------------------------------------------------------------------------------- actions
-async def offer(session: AsyncSession, who: Participant, data: BetOffer, key: str | None, path: str) -> Response[Any]:
+async def offer(session: AsyncSession, who: Participant, data: BetOffer, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
-        question = await session.get(Question, data.question_id)
-        if question is None or question.state == "draft":
-            raise not_found("question", "question_id")
-        if not question_is_open(question):
-            raise ApiError(409, "the question is not open for bets", "question_id")
+        question = await load_open_question(session, data.question_id, "the question is not open for bets")
         try:
             prop = betmath.validate_proposition(data.proposition, question.kind, question.lower, question.upper)
         except ValueError as exc:
@@ -80,10 +70,10 @@ async def offer(session: AsyncSession, who: Participant, data: BetOffer, key: st
                               insufficient="stake exceeds your balance", field="stake")
         return 201, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
-async def accept(session: AsyncSession, who: Participant, bet_id: str, key: str | None, path: str) -> Response[Any]:
+async def accept(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id == who.id:
@@ -105,10 +95,10 @@ async def accept(session: AsyncSession, who: Participant, bet_id: str, key: str 
         await session.flush()
         return 200, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, None), operation)
+    return await ledger.idempotent(session, who, call, None, operation)
 
 
-async def cancel(session: AsyncSession, who: Participant, bet_id: str, key: str | None, path: str) -> Response[Any]:
+async def cancel(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id != who.id:
@@ -118,7 +108,7 @@ async def cancel(session: AsyncSession, who: Participant, bet_id: str, key: str 
         await _return_offer(session, bet, "cancelled", "bet_cancel")
         return 200, _out(bet)
 
-    return await ledger.idempotent(session, who, key, ("POST", path, None), operation)
+    return await ledger.idempotent(session, who, call, None, operation)
 
 
 async def _return_offer(session: AsyncSession, bet: Bet, status: str, kind: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db.models import Participant
 from api.domain.datasets import service
 from api.domain.datasets.schemas import DatasetOut, DatasetUpload
+from api.domain.reading import read_routes
 
 HARD_CAP_BYTES = 512 * 1024 * 1024  # the settings limit (TURNSIGNAL_MAX_DATASET_BYTES) is checked below it
 Form = Annotated[DatasetUpload, Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -23,22 +24,12 @@ async def upload_dataset(request: Request, db_session: AsyncSession, participant
     return Response(dataset, status_code=201 if created else 200)
 
 
-@get("/v1/datasets", tags=["datasets"])
-async def list_datasets(db_session: AsyncSession, participant: Participant) -> list[DatasetOut]:
-    """Datasets the caller may read (public ones and their own)."""
-    return await service.list_datasets(db_session, participant)
-
-
-@get("/v1/datasets/{dataset_id:str}", tags=["datasets"])
-async def get_dataset(db_session: AsyncSession, participant: Participant, dataset_id: str) -> DatasetOut:
-    """One dataset's metadata (404 if absent or private to someone else)."""
-    return await service.get_dataset(db_session, participant, dataset_id)
-
-
 @get("/v1/datasets/{dataset_id:str}/table.csv", tags=["datasets"], media_type="text/csv")
 async def dataset_table(db_session: AsyncSession, participant: Participant, dataset_id: str) -> bytes:
     """The canonical CSV whose sha256 is the dataset's address."""
     return await service.dataset_csv(db_session, participant, dataset_id)
 
 
-ROUTES = [upload_dataset, list_datasets, get_dataset, dataset_table]
+ROUTES = [upload_dataset, *read_routes(service.DATASETS, "/v1/datasets", "datasets",
+                                       "Datasets the caller may read (public ones and their own).",
+                                       "One dataset's metadata (404 if absent or private to someone else)."), dataset_table]

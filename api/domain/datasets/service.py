@@ -26,7 +26,8 @@ from api.db import transaction
 from api.db.models import Participant
 from api.domain.datasets.schemas import VISIBILITIES, DatasetOut, DatasetUpload
 from api.domain.fits.repository import Dataset
-from api.errors import ApiError, not_found
+from api.domain.reading import Readable
+from api.errors import ApiError
 
 FORMAT_SUFFIX = {"csv": ".csv", "parquet": ".parquet", "lm_eval_json": ".json"}
 
@@ -161,24 +162,13 @@ def can_read(viewer: Participant, dataset: Dataset) -> bool:
     return dataset.visibility == "public" or viewer.role == "admin" or dataset.owner_id == viewer.id
 
 
+DATASETS = Readable(Dataset, DatasetOut, "dataset", "dataset_id",
+                    lambda viewer: or_(Dataset.visibility == "public", Dataset.owner_id == viewer.id))
+
+
 async def load_dataset(session: AsyncSession, viewer: Participant, dataset_id: str, field: str = "dataset_id") -> Dataset:
     """The dataset if it exists and `viewer` may read it; 404 otherwise (same reply for both)."""
-    dataset = await session.get(Dataset, dataset_id)
-    if dataset is None or not can_read(viewer, dataset):
-        raise not_found("dataset", field)
-    return dataset
-
-
-async def get_dataset(session: AsyncSession, viewer: Participant, dataset_id: str) -> DatasetOut:
-    return DatasetOut.model_validate(await load_dataset(session, viewer, dataset_id))
-
-
-async def list_datasets(session: AsyncSession, viewer: Participant) -> list[DatasetOut]:
-    """Datasets the viewer may read, oldest first."""
-    statement = select(Dataset).order_by(Dataset.created_at)
-    if viewer.role != "admin":
-        statement = statement.where(or_(Dataset.visibility == "public", Dataset.owner_id == viewer.id))
-    return [DatasetOut.model_validate(d) for d in (await session.execute(statement)).scalars()]
+    return await DATASETS.load(session, viewer, dataset_id, field)  # type: ignore[no-any-return]
 
 
 async def dataset_csv(session: AsyncSession, viewer: Participant, dataset_id: str) -> bytes:

@@ -15,24 +15,25 @@ IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=Fal
 
 
 @get("/v1/me/balance", tags=["ledger"])
-async def my_balance(db_session: AsyncSession, participant: Participant) -> BalanceOut:
+async def my_balance(request: Request, db_session: AsyncSession, participant: Participant) -> BalanceOut:
     """The caller's balance in micro-credits (the starting grant is minted on first use)."""
-    return await service.my_balance(db_session, participant)
+    return await service.my_balance(db_session, participant, service.starting_grant(request.app.state.settings))
 
 
 @get("/v1/me/ledger", tags=["ledger"])
 async def my_ledger(
-    db_session: AsyncSession, participant: Participant,
+    request: Request, db_session: AsyncSession, participant: Participant,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 50, before: Annotated[int | None, Parameter(ge=1)] = None,
 ) -> LedgerPage:
     """The caller's ledger entries, newest first, paginated with the `before` cursor."""
-    return await service.my_ledger(db_session, participant, limit, before)
+    grant = service.starting_grant(request.app.state.settings)
+    return await service.my_ledger(db_session, participant, grant, limit, before)
 
 
 @post("/v1/admin/grants", tags=["ledger"])
 async def grant(request: Request, db_session: AsyncSession, admin: Participant, data: GrantCreate, idempotency_key: IdemKey) -> Response[GrantOut]:
     """Admin: the house mints `amount` µc into a participant's account (needs an Idempotency-Key)."""
-    return await service.grant(db_session, admin, data, idempotency_key, request.url.path)
+    return await service.grant(db_session, admin, data, service.money_request(request, idempotency_key))
 
 
 @get("/v1/admin/ledger/audit", tags=["ledger"])

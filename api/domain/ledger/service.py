@@ -1,5 +1,5 @@
 """The double-entry ledger: accounts, balanced append-only transactions, grants, reversals, audit,
-and the `Idempotency-Key` wrapper every money-moving POST goes through.
+and the `Idempotency-Key` wrapper (over `api.idempotency`) every money-moving POST goes through.
 
 Units: integer micro-credits (µc); 1 credit = 1_000_000 µc.
 
@@ -13,24 +13,23 @@ transaction back: nothing moves. A CHECK constraint on the table is the second l
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import Response
+from litestar import Request, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.db import transaction, utcnow
-from api.db.models import IdempotencyRecord, Participant
+from api.db.models import Participant
 from api.db.money import HOUSE_ACCOUNT, Bet, LedgerAccount, LedgerEntry, LedgerTransaction, Market
 from api.errors import ApiError
+from api.idempotency import check_key, request_digest, run_once
+from api.settings import Settings
 from forecast.lmsr import MICRO
 
 IDEMPOTENCY_SCOPE = "money"
@@ -49,10 +48,10 @@ def _known_accounts(session: AsyncSession) -> set[str]:
     return known
 
 
-def starting_grant() -> int:
+def starting_grant(settings: Settings) -> int:
     """µc granted by the house to each participant when their account is first used
-    (`TURNSIGNAL_STARTING_GRANT_CREDITS`, default 1000 credits)."""
-    return int(float(os.environ.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")) * MICRO)
+    (`Settings.starting_grant_credits`)."""
+    return int(settings.starting_grant_credits * MICRO)
 
 
 def participant_account(participant_id: str) -> str:
@@ -85,15 +84,14 @@ async def ensure_account(session: AsyncSession, account_id: str, kind: str, part
     return bool(result.rowcount)
 
 
-async def ensure_participant(session: AsyncSession, participant_id: str) -> str:
+async def ensure_participant(session: AsyncSession, participant_id: str, grant: int) -> str:
     """The participant's account id; on first use the account is created and the house mints the
-    starting grant into it (one `grant` transaction). Must run inside a transaction."""
+    starting grant (`grant` µc) into it (one `grant` transaction). Must run inside a transaction."""
     account = participant_account(participant_id)
     if await ensure_account(session, account, "participant", participant_id):
         await ensure_account(session, HOUSE_ACCOUNT, "house")
-        amount = starting_grant()
-        if amount > 0:
-            await post(session, "grant", [(HOUSE_ACCOUNT, -amount), (account, amount)],
+        if grant > 0:
+            await post(session, "grant", [(HOUSE_ACCOUNT, -grant), (account, grant)],
                        ref_type="grant", ref_id=participant_id, memo="starting grant")
     return account
 
@@ -200,13 +198,13 @@ locked = _locked
 
 
 # ------------------------------------------------------------------------------------------- reading
-async def balance_of(session: AsyncSession, participant: Participant) -> int:
-    """The participant's balance in µc (creating the account and the starting grant on first use)."""
+async def balance_of(session: AsyncSession, participant: Participant, grant: int) -> int:
+    """The participant's balance in µc (creating the account and the starting grant of `grant` µc on first use)."""
     account = participant_account(participant.id)
     value = (await session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account))).scalar_one_or_none()
     if value is None:
         async with transaction(session):
-            await ensure_participant(session, participant.id)
+            await ensure_participant(session, participant.id, grant)
         value = (await session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account))).scalar_one()
     return int(value)
 
@@ -284,42 +282,34 @@ async def audit(session: AsyncSession) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------- idempotency
-def require_key(key: str | None) -> str:
-    """The `Idempotency-Key` header value; 400 when absent or unusable."""
-    if key is None or not key.strip():
-        raise ApiError(400, "money-moving requests need an Idempotency-Key header", "Idempotency-Key")
-    key = key.strip()
-    if len(key) > 200:
-        raise ApiError(400, "Idempotency-Key is longer than 200 characters", "Idempotency-Key")
-    return key
+@dataclass(frozen=True)
+class MoneyRequest:
+    """What a money-moving POST's service takes from its HTTP request."""
+
+    key: str | None  # the Idempotency-Key header (required: `idempotent` refuses a request without one)
+    path: str  # the request path: with the body, what the key's request hash covers
+    starting_grant: int  # µc minted into a participant's account on its first use
 
 
-def _request_hash(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps({"m": method, "p": path, "b": body}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def money_request(request: Request[Any, Any, Any], key: str | None) -> MoneyRequest:
+    """The `MoneyRequest` of an HTTP request with Idempotency-Key header value `key`."""
+    return MoneyRequest(key, request.url.path, starting_grant(request.app.state.settings))
 
 
 async def idempotent(
-    session: AsyncSession,
-    participant: Participant,
-    key: str | None,
-    request: tuple[str, str, Any],
+    session: AsyncSession, participant: Participant, call: MoneyRequest, body: Any,
     operation: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> Response[Any]:
-    """Run a money-moving `operation` once per (participant, Idempotency-Key).
-
-    The operation and the record of its outcome commit in one transaction, so a retry (even one racing
-    the first attempt) finds the record and gets the first outcome back without moving anything. A
-    key reused for a different request is refused (409). Failed requests (4xx) record nothing: they
-    moved nothing, so retrying them is safe.
-    """
-    key = require_key(key)
-    digest = _request_hash(*request)
+    """Run a money-moving `operation` once per (participant, Idempotency-Key) with
+    `api.idempotency.run_once` (scope "money"): a retry gets the first outcome back and moves
+    nothing; a key reused for a different request (path, body) is refused (409)."""
+    key = check_key(call.key, required=True)
+    digest = request_digest(call.path, body)
     # Create the caller's account (and starting grant) in its own short transaction first, so the
     # main transaction never holds the house row while it waits for a market or bet row lock.
     known = _known_accounts(session)
     if participant.id not in known:
-        await balance_of(session, participant)
+        await balance_of(session, participant, call.starting_grant)
         known_now = True
     else:
         known_now = False
@@ -329,35 +319,7 @@ async def idempotent(
         await session.commit()
     if known_now:
         known.add(participant.id)  # committed: the account exists from now on
-
-    async def replay() -> Response[Any] | None:
-        rec = (await session.execute(select(IdempotencyRecord).where(
-            IdempotencyRecord.participant_id == participant.id, IdempotencyRecord.scope == IDEMPOTENCY_SCOPE,
-            IdempotencyRecord.key == key))).scalar_one_or_none()
-        if rec is None:
-            return None
-        if rec.request_hash != digest:
-            raise ApiError(409, "Idempotency-Key was already used for a different request", "Idempotency-Key")
-        return Response(content=rec.response, status_code=rec.status_code, headers={"Idempotent-Replay": "true"})
-
-    try:
-        async with transaction(session):
-            first = await replay()
-            if first is not None:
-                return first
-            # The caller's account exists (committed above or earlier; accounts are never deleted).
-            status, body = await operation()
-            session.add(IdempotencyRecord(participant_id=participant.id, scope=IDEMPOTENCY_SCOPE, key=key,
-                                          request_hash=digest, status_code=status, response=body))
-            await session.flush()
-    except IntegrityError:
-        # A concurrent request with the same key committed first: replay its outcome.
-        async with transaction(session):
-            first = await replay()
-        if first is None:
-            raise
-        return first
-    return Response(content=body, status_code=status)
+    return (await run_once(session, participant.id, IDEMPOTENCY_SCOPE, key, digest, operation)).response()
 
 
 # ------------------------------------------------------------------------------------ route services
@@ -367,17 +329,17 @@ def _credits(micro: int) -> str:
     return f"{sign}{whole}.{frac:06d}"
 
 
-async def my_balance(session: AsyncSession, participant: Participant) -> Any:
+async def my_balance(session: AsyncSession, participant: Participant, grant: int) -> Any:
     from api.domain.ledger.schemas import BalanceOut
 
-    value = await balance_of(session, participant)
+    value = await balance_of(session, participant, grant)
     return BalanceOut(participant_id=participant.id, balance=value, credits=_credits(value))
 
 
-async def my_ledger(session: AsyncSession, participant: Participant, limit: int, before: int | None) -> Any:
+async def my_ledger(session: AsyncSession, participant: Participant, grant: int, limit: int, before: int | None) -> Any:
     from api.domain.ledger.schemas import LedgerLine, LedgerPage
 
-    await balance_of(session, participant)
+    await balance_of(session, participant, grant)
     rows = await entries_of(session, participant_account(participant.id), limit, before)
     items = [
         LedgerLine(entry_id=e.id, transaction_id=t.id, kind=t.kind, ref_type=t.ref_type, ref_id=t.ref_id, memo=t.memo,
@@ -387,13 +349,13 @@ async def my_ledger(session: AsyncSession, participant: Participant, limit: int,
     return LedgerPage(items=items, next_before=items[-1].entry_id if len(items) == limit else None)
 
 
-async def grant(session: AsyncSession, admin: Participant, data: Any, key: str | None, path: str) -> Response[Any]:
+async def grant(session: AsyncSession, admin: Participant, data: Any, call: MoneyRequest) -> Response[Any]:
     from api.domain.ledger.schemas import GrantOut
 
     async def operation() -> tuple[int, Any]:
         if await session.get(Participant, data.participant_id) is None:
             raise ApiError(404, "participant not found", "participant_id")
-        account = await ensure_participant(session, data.participant_id)
+        account = await ensure_participant(session, data.participant_id, call.starting_grant)
         await ensure_account(session, HOUSE_ACCOUNT, "house")
         txn = await transfer(session, "grant", HOUSE_ACCOUNT, account, data.amount, ref_type="grant",
                              ref_id=data.participant_id, memo=data.memo or "admin grant", created_by=admin.id)
@@ -401,4 +363,4 @@ async def grant(session: AsyncSession, admin: Participant, data: Any, key: str |
         return 201, GrantOut(transaction_id=txn.id, participant_id=data.participant_id, amount=data.amount,
                              balance=balance).model_dump(mode="json")
 
-    return await idempotent(session, admin, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await idempotent(session, admin, call, data.model_dump(mode="json"), operation)

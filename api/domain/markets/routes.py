@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.domain.ledger.service import money_request
 from api.domain.markets import service
 from api.domain.markets.schemas import MarketCreate, MarketOut, PositionOut, PricePoint, TradeCreate, TradeOut
 
@@ -17,7 +18,7 @@ IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=Fal
 @post("/v1/markets", tags=["markets"])
 async def open_market(request: Request, db_session: AsyncSession, participant: Participant, data: MarketCreate, idempotency_key: IdemKey) -> Response[MarketOut]:
     """Open a market; the opener funds the maker's worst-case loss (needs an Idempotency-Key)."""
-    return await service.open_market(db_session, participant, data, idempotency_key, request.url.path)
+    return await service.open_market(db_session, participant, data, money_request(request, idempotency_key))
 
 
 @get("/v1/markets", tags=["markets"])
@@ -35,7 +36,7 @@ async def get_market(db_session: AsyncSession, participant: Participant, market_
 @post("/v1/markets/{market_id:str}/trades", tags=["markets"])
 async def trade(request: Request, db_session: AsyncSession, participant: Participant, market_id: str, data: TradeCreate, idempotency_key: IdemKey) -> Response[TradeOut]:
     """Buy or sell shares with a slippage bound (needs an Idempotency-Key)."""
-    return await service.trade(db_session, participant, market_id, data, idempotency_key, request.url.path)
+    return await service.trade(db_session, participant, market_id, data, money_request(request, idempotency_key))
 
 
 @get("/v1/markets/{market_id:str}/positions", tags=["markets"])

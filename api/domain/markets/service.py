@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db import utcnow
 from api.db.models import Participant, Question
 from api.db.money import LedgerAccount, Market, MarketPosition, MarketTrade
-from api.domain.bets.service import question_is_open
 from api.domain.ledger import service as ledger
 from api.domain.markets.schemas import MarketCreate, MarketOut, PositionOut, PricePoint, TradeCreate, TradeOut
+from api.domain.questions.service import load_open_question, question_is_open
 from api.errors import ApiError, not_found
 from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import lmsr
@@ -84,13 +84,9 @@ async def _locked_market_for_trade(session: AsyncSession, market_id: str, partic
 
 
 # ------------------------------------------------------------------------------------------- actions
-async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, key: str | None, path: str) -> Response[Any]:
+async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
-        question = await session.get(Question, data.question_id)
-        if question is None or question.state == "draft":
-            raise not_found("question", "question_id")
-        if not question_is_open(question):
-            raise ApiError(409, "the question is not open", "question_id")
+        question = await load_open_question(session, data.question_id, "the question is not open")
         labels, edges = partition(question, data.n_buckets)
         n = len(labels)
         funding = lmsr.maker_funding(data.b, n)
@@ -106,10 +102,10 @@ async def open_market(session: AsyncSession, who: Participant, data: MarketCreat
                               created_by=who.id, insufficient=f"opening needs {funding} µc of funding, above your balance", field="b")
         return 201, _out(market, question).model_dump(mode="json")
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
-async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, key: str | None, path: str) -> Response[Any]:
+async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, call: ledger.MoneyRequest) -> Response[Any]:
     async def operation() -> tuple[int, Any]:
         market, question, position = await _locked_market_for_trade(session, market_id, who.id)
         if not _trading_open(market, question):
@@ -159,7 +155,7 @@ async def trade(session: AsyncSession, who: Participant, market_id: str, data: T
                        prices_after=prices_after, position=PositionOut.model_validate(position), balance=balance)
         return 201, out.model_dump(mode="json")
 
-    return await ledger.idempotent(session, who, key, ("POST", path, data.model_dump(mode="json")), operation)
+    return await ledger.idempotent(session, who, call, data.model_dump(mode="json"), operation)
 
 
 # ------------------------------------------------------------------------------------------- reading

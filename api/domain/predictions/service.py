@@ -11,16 +11,16 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.commitment import canonical_json, commitment_digest
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
-from api.domain.questions.service import GRID_POINTS, accepting_predictions, can_manage, derived_state, load_question
+from api.domain.questions.service import can_manage, derived_state, load_question, question_is_open
 from api.errors import ApiError, not_found
-from api.idempotency import check_key, find_replay, remember, request_digest
+from api.idempotency import Outcome, check_key, request_digest, run_once
+from forecast.scoring import GRID_POINTS
 
 PROBABILITY_MIN, PROBABILITY_MAX = 0.001, 0.999
 REQUIRED_LEVELS = (0.05, 0.5, 0.95)
@@ -86,7 +86,7 @@ def _check_accepting(question: Question) -> None:
         raise ApiError(409, f"the question is {state}: predictions are locked", "question_id")
     if state == "closed":
         raise ApiError(409, "the question is closed: predictions are no longer accepted", "question_id")
-    if not accepting_predictions(question):
+    if not question_is_open(question):
         raise ApiError(409, "the question is not open for predictions yet", "question_id")
 
 
@@ -135,34 +135,23 @@ def _new_prediction(question: Question, participant: Participant, data: Predicti
 async def submit_prediction(
     session: AsyncSession, participant: Participant, question_id: str, data: PredictionSubmit,
     idempotency_key: str | None = None,
-) -> tuple[int, dict[str, Any], bool]:
-    """Store a new prediction version; returns (status, body, replayed).
+) -> Outcome:
+    """Store a new prediction version; returns (status, body, replayed) as an `api.idempotency.Outcome`.
 
     With an Idempotency-Key, a retry of the same request returns the first (status, body) and
     writes nothing; the same key with another body is a 409."""
     key = check_key(idempotency_key)
+
+    async def operation() -> tuple[int, Any]:
+        question, earlier_versions = await _question_and_version_count(session, question_id, participant)
+        _check_accepting(question)
+        prediction = _new_prediction(question, participant, data)
+        session.add(prediction)
+        await session.flush()
+        return 201, to_out(prediction, earlier_versions + 1).model_dump(mode="json")
+
     digest = request_digest(question_id, data.model_dump(mode="json"))
-    try:
-        async with transaction(session):
-            if key is not None and (stored := await find_replay(session, participant.id, SUBMIT_SCOPE, key, digest)):
-                return stored[0], stored[1], True
-            question, earlier_versions = await _question_and_version_count(session, question_id, participant)
-            _check_accepting(question)
-            prediction = _new_prediction(question, participant, data)
-            session.add(prediction)
-            await session.flush()
-            body = to_out(prediction, earlier_versions + 1).model_dump(mode="json")
-            if key is not None:
-                remember(session, participant.id, SUBMIT_SCOPE, key, digest, 201, body)
-    except IntegrityError:
-        if key is None:
-            raise
-        async with transaction(session):  # a concurrent request with the same key won the race
-            stored = await find_replay(session, participant.id, SUBMIT_SCOPE, key, digest)
-        if stored is None:
-            raise
-        return stored[0], stored[1], True
-    return 201, body, False
+    return await run_once(session, participant.id, SUBMIT_SCOPE, key, digest, operation)
 
 
 async def open_commitment(session: AsyncSession, participant: Participant, prediction_id: str, data: PredictionOpening) -> PredictionOut:

@@ -26,14 +26,10 @@ class ResultLink(RequestBody):
     tokens: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
-class QuestionCreate(RequestBody):
-    kind: Literal["binary", "numeric"]
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=20_000)
-    resolution_criteria: str = Field(default="", max_length=20_000)
+class _QuestionFields(RequestBody):
+    """The fields a question's creation and its edits share (all optional in both)."""
+
     opens_at: datetime | None = None
-    closes_at: datetime
-    state: Literal["draft", "open"] = "open"
     lower: float | None = None
     upper: float | None = None
     unit: str | None = Field(default=None, max_length=40)
@@ -41,19 +37,22 @@ class QuestionCreate(RequestBody):
     link: ResultLink | None = None
 
 
-class QuestionUpdate(RequestBody):
+class QuestionCreate(_QuestionFields):
+    kind: Literal["binary", "numeric"]
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=20_000)
+    resolution_criteria: str = Field(default="", max_length=20_000)
+    closes_at: datetime
+    state: Literal["draft", "open"] = "open"
+
+
+class QuestionUpdate(_QuestionFields):
     """Partial edit; allowed to the creator or an admin while no prediction exists."""
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)
     resolution_criteria: str | None = Field(default=None, max_length=20_000)
-    opens_at: datetime | None = None
     closes_at: datetime | None = None
-    lower: float | None = None
-    upper: float | None = None
-    unit: str | None = Field(default=None, max_length=40)
-    scale: Literal["linear", "log"] | None = None
-    link: ResultLink | None = None
 
 
 class ResultLinkOut(ResponseBody):

@@ -10,9 +10,7 @@ from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate, ResultLinkOut
 from api.errors import ApiError, forbidden, not_found
-from forecast.scoring import grid_edges
-
-GRID_POINTS = 21
+from forecast.scoring import GRID_POINTS, grid_edges
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -27,14 +25,26 @@ def derived_state(question: Question, now: datetime | None = None) -> str:
     return question.state
 
 
-def accepting_predictions(question: Question, now: datetime | None = None) -> bool:
-    """True while the question is open, opened and not yet closed."""
+def question_is_open(question: Question, now: datetime | None = None) -> bool:
+    """The one rule for taking part: predictions, bet offers and acceptances, market openings and
+    trades are accepted while the question's state is open and now is in [opens_at, closes_at)."""
     now = now or utcnow()
     return question.state == "open" and question.opens_at <= now < question.closes_at
 
 
+async def load_open_question(session: AsyncSession, question_id: str, refusal: str) -> Question:
+    """The question a bet or market is opened on: 404 if it is missing or a draft, 409 with
+    `refusal` unless `question_is_open`."""
+    question = await session.get(Question, question_id)
+    if question is None or question.state == "draft":
+        raise not_found("question", "question_id")
+    if not question_is_open(question):
+        raise ApiError(409, refusal, "question_id")
+    return question
+
+
 def question_grid(question: Question) -> list[float] | None:
-    """The 21 grid edges of a numeric question (in its unit), None for binary ones."""
+    """The GRID_POINTS grid edges of a numeric question (in its unit), None for binary ones."""
     if question.kind != "numeric" or question.lower is None or question.upper is None:
         return None
     return [float(v) for v in grid_edges(question.lower, question.upper, question.scale or "linear", GRID_POINTS)]
@@ -90,7 +100,7 @@ def to_out(question: Question, n_forecasters: int, now: datetime | None = None) 
     return QuestionOut(
         id=question.id, kind=question.kind, title=question.title, description=question.description,
         resolution_criteria=question.resolution_criteria, creator_id=question.creator_id,
-        state=derived_state(question, now), accepting_predictions=accepting_predictions(question, now),
+        state=derived_state(question, now), accepting_predictions=question_is_open(question, now),
         opens_at=question.opens_at, closes_at=question.closes_at, lower=question.lower, upper=question.upper,
         unit=question.unit, scale=question.scale, grid=question_grid(question), link=link,
         outcome=question.outcome if resolved else None, resolved_at=question.resolved_at if resolved else None,
@@ -113,6 +123,14 @@ async def load_question(session: AsyncSession, question_id: str, viewer: Partici
     return question
 
 
+async def _load_managed(session: AsyncSession, actor: Participant, question_id: str, refusal: str) -> Question:
+    """The question, row-locked on PostgreSQL, if `actor` may manage it; 404 if invisible, 403 with `refusal` otherwise."""
+    question = await load_question(session, question_id, actor, for_update=True)
+    if not can_manage(question, actor):
+        raise forbidden(refusal)
+    return question
+
+
 async def create_question(session: AsyncSession, creator: Participant, data: QuestionCreate) -> QuestionOut:
     """Insert a question after semantic checks (bounds, scale, link, times)."""
     now = utcnow()
@@ -132,9 +150,7 @@ async def create_question(session: AsyncSession, creator: Participant, data: Que
 async def update_question(session: AsyncSession, editor: Participant, question_id: str, data: QuestionUpdate) -> QuestionOut:
     """Edit fields; only creator/admin, only draft/open questions, only while no prediction exists."""
     async with transaction(session):
-        question = await load_question(session, question_id, editor, for_update=True)
-        if not can_manage(question, editor):
-            raise forbidden("only the creator or an admin can edit this question")
+        question = await _load_managed(session, editor, question_id, "only the creator or an admin can edit this question")
         if question.state not in {"draft", "open"}:
             raise ApiError(409, f"a {question.state} question cannot be edited", "question_id")
         if (await count_forecasters(session, [question.id])).get(question.id, 0) > 0:
@@ -155,9 +171,7 @@ async def update_question(session: AsyncSession, editor: Participant, question_i
 async def set_open_state(session: AsyncSession, actor: Participant, question_id: str, action: str) -> QuestionOut:
     """`open` a draft, or `close` an open question now (creator or admin)."""
     async with transaction(session):
-        question = await load_question(session, question_id, actor, for_update=True)
-        if not can_manage(question, actor):
-            raise forbidden("only the creator or an admin can do this")
+        question = await _load_managed(session, actor, question_id, "only the creator or an admin can do this")
         now = utcnow()
         if action == "open":
             if question.state != "draft":

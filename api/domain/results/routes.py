@@ -5,6 +5,7 @@ from litestar import get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.domain.reading import read_routes
 from api.domain.results import service
 from api.domain.results.schemas import ResolutionIn, ResolutionOut, ResultOut, ResultUpload, RevealReport
 
@@ -13,18 +14,6 @@ from api.domain.results.schemas import ResolutionIn, ResolutionOut, ResultOut, R
 async def upload_result(db_session: AsyncSession, admin: Participant, data: ResultUpload) -> ResultOut:
     """Admin: upload a sealed result (eval-table rows) with its reveal_at."""
     return await service.upload_result(db_session, admin, data)
-
-
-@get("/v1/results", tags=["results"])
-async def list_results(db_session: AsyncSession, participant: Participant) -> list[ResultOut]:
-    """Revealed results (admins also see sealed ones)."""
-    return await service.list_results(db_session, participant)
-
-
-@get("/v1/results/{result_id:str}", tags=["results"])
-async def get_result(db_session: AsyncSession, participant: Participant, result_id: str) -> ResultOut:
-    """A revealed result (sealed ones: admins only; 404 to others)."""
-    return await service.get_result(db_session, participant, result_id)
 
 
 @post("/v1/results/{result_id:str}/reveal", status_code=200, tags=["results"])
@@ -51,4 +40,6 @@ async def list_resolutions(db_session: AsyncSession, participant: Participant, q
     return await service.list_resolutions(db_session, participant, question_id)
 
 
-ROUTES = [upload_result, list_results, get_result, reveal_result, resolve_question, annul_question, list_resolutions]
+ROUTES = [upload_result, *read_routes(service.RESULTS, "/v1/results", "results", "Revealed results (admins also see sealed ones).",
+                                      "A revealed result (sealed ones: admins only; 404 to others)."),
+          reveal_result, resolve_question, annul_question, list_resolutions]

@@ -20,6 +20,7 @@ from api.auth import require_admin
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question, Resolution, Score, SealedResult
 from api.domain.questions.service import as_utc, load_question
+from api.domain.reading import Readable
 from api.domain.results.schemas import ResolutionIn, ResolutionOut, ResultOut, ResultUpload, RevealReport
 from api.domain.scoring.service import score_rows
 from api.errors import ApiError, not_found
@@ -57,23 +58,7 @@ async def upload_result(session: AsyncSession, admin: Participant, data: ResultU
     return ResultOut.model_validate(result)
 
 
-async def _visible_result(session: AsyncSession, viewer: Participant, result_id: str) -> SealedResult:
-    result = await session.get(SealedResult, result_id)
-    if result is None or (viewer.role != "admin" and result.revealed_at is None):
-        raise not_found("result", "result_id")
-    return result
-
-
-async def get_result(session: AsyncSession, viewer: Participant, result_id: str) -> ResultOut:
-    return ResultOut.model_validate(await _visible_result(session, viewer, result_id))
-
-
-async def list_results(session: AsyncSession, viewer: Participant) -> list[ResultOut]:
-    """Admins: all results; everyone else: revealed ones only."""
-    statement = select(SealedResult).order_by(SealedResult.created_at)
-    if viewer.role != "admin":
-        statement = statement.where(SealedResult.revealed_at.is_not(None))
-    return [ResultOut.model_validate(r) for r in (await session.execute(statement)).scalars()]
+RESULTS = Readable(SealedResult, ResultOut, "result", "result_id", lambda viewer: SealedResult.revealed_at.is_not(None))
 
 
 def _counting(predictions: list[Prediction], cutoff: datetime) -> list[Prediction]:
