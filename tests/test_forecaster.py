@@ -13,6 +13,8 @@ from forecast.evaltable import validate_eval_table
 from forecast.simulate import default_truths, ladder_sizes, simulate_ladder, true_emergence
 from models.config import FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError
+from models.forecaster_protocol import Forecaster
+from models.stacking import StackedForecaster
 
 PARAMS, TOKENS = ladder_sizes(6, (1.0, 3.0, 10.0))
 X0 = float(np.mean(np.log10(6 * PARAMS * TOKENS)))
@@ -107,6 +109,13 @@ def test_link_discrepancy_widens_only_beyond_the_training_range(fitted) -> None:
     lpd = fitted.heldout_success_lpd(observed, np.array([0.0, 0.5, 1.0]))
     assert lpd.shape == (3, 2) and np.isfinite(lpd).all()
     assert np.ptp(lpd[:, 0]) == pytest.approx(0.0, abs=1e-9) and np.ptp(lpd[:, 1]) > 0
+
+
+def test_fitted_forecasters_and_a_stack_of_them_are_forecasters(fitted) -> None:
+    stack = StackedForecaster.from_fits({fitted.config.trend: fitted}, weighting="loo")
+    for forecaster in (fitted, stack):
+        assert isinstance(forecaster, Forecaster)
+        assert forecaster.design is fitted.design and forecaster.diagnostics.rhat_max == fitted.diagnostics.rhat_max
 
 
 def test_a_single_family_fit_ignores_a_blank_family_column(fitted) -> None:
