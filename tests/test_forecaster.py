@@ -111,6 +111,7 @@ def test_link_discrepancy_widens_only_beyond_the_training_range(fitted) -> None:
     assert np.ptp(lpd[:, 0]) == pytest.approx(0.0, abs=1e-9) and np.ptp(lpd[:, 1]) > 0
 
 
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")  # PSIS-LOO of the one-form stack
 def test_fitted_forecasters_and_a_stack_of_them_are_forecasters(fitted) -> None:
     stack = StackedForecaster.from_fits({fitted.config.trend: fitted}, weighting="loo")
     for forecaster in (fitted, stack):
