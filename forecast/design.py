@@ -34,8 +34,7 @@ CHECKPOINTS_PER_RUN = 4
 
 Checkpoints of one run are strongly correlated, yet the likelihood counts them as independent, so
 more of them adds apparent rather than real information. Four, evenly spaced in log(step), keep the
-spread of the smooth metric along the run at half the link rows (and about half the sampling time)
-of eight."""
+spread of the smooth metric along the run with half the link rows of eight."""
 
 
 @dataclass(frozen=True)
