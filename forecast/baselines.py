@@ -43,11 +43,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import expit
 
-from forecast.compute import training_flops
+from forecast.design import LOG_TRANSFORMED, is_final_checkpoint, row_sizes
 from forecast.links import trend_compute
 
-LOG_TRANSFORMED = ("ppl", "perplexity")
-"""Smooth-metric name fragments fitted on the log scale (as in ``forecast.design``)."""
 MIN_MODELS = 3
 """A task needs at least this many distinct training models to be fitted; else it falls back."""
 MAX_RESAMPLE_TRIES = 20
@@ -423,13 +421,7 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> 
 
 def _log10_compute(frame: pd.DataFrame, what: str) -> np.ndarray:
     """log10 training FLOPs per row: ``compute_flops``, else 6 * params * tokens; must be > 0."""
-    def column(name: str) -> np.ndarray:
-        if name not in frame.columns:
-            return np.full(len(frame), np.nan)
-        return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
-
-    flops = column("compute_flops")
-    flops = np.where(np.isfinite(flops), flops, training_flops(column("params"), column("tokens")))
+    _, _, flops = row_sizes(frame)
     bad = ~(np.isfinite(flops) & (flops > 0))
     if bad.any():
         raise ValueError(f"{what}: rows {list(np.flatnonzero(bad) + 1)[:10]} need compute_flops > 0 "
@@ -438,10 +430,8 @@ def _log10_compute(frame: pd.DataFrame, what: str) -> np.ndarray:
 
 
 def _final(rows: pd.DataFrame) -> pd.DataFrame:
-    if "step" not in rows.columns or not rows["step"].notna().any():
-        return rows
-    last = rows.groupby(["family", "model"])["step"].transform("max")
-    return rows[rows["step"].isna() | (rows["step"] == last)]
+    """Each run's final-checkpoint rows."""
+    return rows[is_final_checkpoint(rows)]
 
 
 def _success_frame(train_rows: pd.DataFrame, metrics: list[str], tasks: Sequence[str] | None) -> pd.DataFrame:

@@ -14,13 +14,14 @@ tasks share a benchmark and which share a family, so the link can be pooled acro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecast.compute import tokens_from_flops
+from forecast.compute import tokens_from_flops, training_flops
 
 LOG_TRANSFORMED = ("ppl", "perplexity")
 """Metric-name fragments whose values are modelled on the log scale (perplexity -> nats)."""
@@ -33,16 +34,42 @@ CHECKPOINTS_PER_RUN = 4
 
 Checkpoints of one run are strongly correlated, yet the likelihood counts them as independent, so
 more of them adds apparent rather than real information. Four, evenly spaced in log(step), keep the
-spread of the smooth metric along the run and cost half the link rows of eight: on the OLMo ladder
-(13 tasks x 30 runs) 1,950 link rows instead of 3,510 and about half the sampling time."""
+spread of the smooth metric along the run with half the link rows of eight."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class SeriesScaling:
+    """How raw smooth-metric values of each of K series map to standardised, lower-is-better values.
+
+    ``series_center``/``series_scale`` (K,) are in transformed metric units (log for perplexities
+    when ``log_transform``); ``series_sign`` (K,) is +1 where lower is better, -1 where higher is.
+    """
+
+    series_center: np.ndarray
+    series_scale: np.ndarray
+    series_sign: np.ndarray
+    log_transform: bool
+
+    def standardise(self, raw: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
+        """Raw smooth-metric values -> standardised, lower-is-better values."""
+        values = np.log(raw) if self.log_transform else np.asarray(raw, dtype=float)
+        k = np.asarray(series_idx)
+        return self.series_sign[k] * (values - self.series_center[k]) / self.series_scale[k]
+
+    def unstandardise(self, s: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
+        """Standardised smooth values -> the metric's own units. Broadcasts over leading draw axes."""
+        k = np.asarray(series_idx)
+        values = self.series_center[k] + self.series_sign[k] * np.asarray(s) * self.series_scale[k]
+        return np.exp(values) if self.log_transform else values
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything the model needs, as plain arrays. Shapes: T tasks, K series, M models, N_* rows.
 
     Units: ``x`` is log10 training FLOPs; ``log10_params``/``log10_tokens`` are log10 counts;
     ``smooth_obs`` and ``success_smooth`` are standardised smooth values (see module docstring).
+    Frozen once :func:`build_design` has built it; ``dataclasses.replace`` makes a changed copy.
     """
 
     smooth_metric: str
@@ -116,17 +143,18 @@ class Design:
                 digest.update(repr(value).encode())
         return digest.hexdigest()
 
+    @property
+    def scaling(self) -> SeriesScaling:
+        """The smooth series' standardisation."""
+        return SeriesScaling(self.series_center, self.series_scale, self.series_sign, self.log_transform)
+
     def standardise(self, raw: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
         """Raw smooth-metric values -> standardised, lower-is-better values."""
-        values = np.log(raw) if self.log_transform else np.asarray(raw, dtype=float)
-        k = np.asarray(series_idx)
-        return self.series_sign[k] * (values - self.series_center[k]) / self.series_scale[k]
+        return self.scaling.standardise(raw, series_idx)
 
     def unstandardise(self, s: np.ndarray, series_idx: np.ndarray) -> np.ndarray:
         """Standardised smooth values -> the metric's own units. Broadcasts over leading draw axes."""
-        k = np.asarray(series_idx)
-        values = self.series_center[k] + self.series_sign[k] * np.asarray(s) * self.series_scale[k]
-        return np.exp(values) if self.log_transform else values
+        return self.scaling.unstandardise(s, series_idx)
 
     def to_json_dict(self) -> dict:
         """The design's structure (no observations) as JSON-able data, stored with every fit."""
@@ -204,6 +232,20 @@ def model_sizes(rows: pd.DataFrame) -> pd.DataFrame:
     return final.groupby(MODEL_KEY, as_index=False, sort=False)[["params", "tokens", "compute_flops"]].max()
 
 
+def row_sizes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(params, tokens, compute_flops) of each row as floats (n,), a missing size filled from the
+    other two (tokens from compute and params, compute = 6 x params x tokens); NaN where it cannot be."""
+    params, tokens, flops = (column_or_nan(frame, c) for c in ("params", "tokens", "compute_flops"))
+    tokens = np.where(np.isfinite(tokens), tokens, tokens_from_flops(flops, params))
+    return params, tokens, np.where(np.isfinite(flops), flops, training_flops(params, tokens))
+
+
+def largest_compute_by_family(rows: pd.DataFrame) -> pd.Series:
+    """Training FLOPs of each family's largest run (final checkpoints), indexed by the family's name (str)."""
+    sizes = model_sizes(rows)
+    return sizes.groupby(sizes["family"].astype(str))["compute_flops"].max()
+
+
 def heldout_targets(heldout_rows: pd.DataFrame, smooth_metric: str, trained_tasks: Sequence[str]) -> pd.DataFrame:
     """One target per held-out (model, task) success row of a trained task, with its observed value.
 
@@ -221,8 +263,8 @@ def heldout_targets(heldout_rows: pd.DataFrame, smooth_metric: str, trained_task
 def thin_checkpoints(rows: pd.DataFrame, per_run: int) -> pd.DataFrame:
     """Keep up to ``per_run`` intermediate steps of each run, evenly spaced in log(step).
 
-    So a long run (10x Chinchilla logs ~200 checkpoints) does not outweigh a short one (~40). Steps
-    before :data:`CHECKPOINT_MIN_FRACTION` of the run's final step are dropped.
+    So a long run (which logs many more checkpoints) does not outweigh a short one. Steps before
+    :data:`CHECKPOINT_MIN_FRACTION` of the run's final step are dropped.
     """
     if rows.empty or per_run <= 0:
         return rows.iloc[:0]
@@ -256,30 +298,64 @@ def build_design(
 ) -> Design:
     """Turn a validated eval table into a :class:`Design` (see :func:`select_rows` for the filter).
 
-    ``margins``: optional per-example margin summaries (see :func:`attach_margins`). Intermediate
-    checkpoints (``link_checkpoints="all"``) become extra link rows, flagged ``success_is_checkpoint``.
+    ``margins``: optional per-example margin summaries (``forecast.adapters.margins_summary``; see
+    :func:`_margin_part`). Intermediate checkpoints (``link_checkpoints="all"``) become extra link
+    rows, flagged ``success_is_checkpoint``. Each stage returns its part of the design's fields; the
+    design is built once from them.
     """
     selected = select_rows(table, smooth_metric, success_metric, tasks, families, link_checkpoints, checkpoints_per_run)
     family_names = sorted(selected["family"].astype(str).unique())
-    base_of = {}
+    base_of: dict[str, str] = {}
     if len(family_names) > 1:
         selected, base_of = _family_qualified(selected)
     final = is_final_checkpoint(selected)
     rows, checkpoint_rows = selected[final], selected[~final]
-    smooth_rows = rows[rows["metric"] == smooth_metric]
-    success_rows = rows[rows["metric"] != smooth_metric]
     _require_compute(rows)
+    success_rows = rows[rows["metric"] != smooth_metric]
+    model_part, model_index = _model_part(rows)
+    task_part = _task_part(success_rows, rows[rows["metric"] == smooth_metric], smooth_metric, family_names, base_of)
+    smooth_rows = rows[(rows["metric"] == smooth_metric) & rows["task"].isin(task_part["series"])]
+    scaling, smooth_part = _smooth_part(smooth_rows, task_part["series"], smooth_metric, model_index)
+    link_part, notes = _link_part(success_rows, smooth_rows, smooth_part["smooth_obs"], task_part, model_index)
+    if not checkpoint_rows.empty:
+        link_part = _with_checkpoint_link_rows(link_part, checkpoint_rows, smooth_metric, task_part, scaling,
+                                               model_index)
+    data_hash, margin_part = table_hash(selected), {}
+    if margins is not None and len(margins):
+        margin_part, margin_notes, used = _margin_part(_family_qualified(margins)[0] if base_of else margins,
+                                                       task_part, smooth_rows, smooth_part["smooth_obs"])
+        notes += margin_notes
+        data_hash = hashlib.sha256((data_hash + table_hash(used)).encode()).hexdigest()
+    emerged = task_emerged(task_part["chance"], link_part["success_task_idx"], link_part["success_obs"])
+    return Design(smooth_metric=smooth_metric, **task_part, **vars(scaling), **model_part, **smooth_part,
+                  **link_part, **margin_part, emerged=emerged, data_hash=data_hash, notes=notes)
 
+
+ModelIndex = dict[tuple[str, str], int]
+"""(family, model) -> the model's index in a design's models."""
+
+
+def _model_part(rows: pd.DataFrame) -> tuple[dict[str, Any], ModelIndex]:
+    """The models' fields (``models``, ``x``, ``log10_params``, ``log10_tokens``, their centres
+    ``x0``, ``n0``, ``d0`` and ``tokens_per_param``), models sorted by compute; and their index.
+    Missing tokens come from compute and params."""
     model_table = rows.drop_duplicates(["family", "model"])[["family", "model", "params", "tokens", "compute_flops"]]
     model_table = model_table.sort_values("compute_flops").reset_index(drop=True)
     model_key = list(zip(model_table["family"], model_table["model"]))
-    model_index = {key: i for i, key in enumerate(model_key)}
-    x = np.log10(model_table["compute_flops"].to_numpy(float))
-    log10_params = np.log10(model_table["params"].to_numpy(float))
-    tokens = model_table["tokens"].to_numpy(float)
-    fill = tokens_from_flops(model_table["compute_flops"].to_numpy(float), model_table["params"].to_numpy(float))
-    log10_tokens = np.log10(np.where(np.isfinite(tokens), tokens, fill))
+    params, tokens, flops = row_sizes(model_table)
+    x, log10_params, log10_tokens = np.log10(flops), np.log10(params), np.log10(tokens)
+    return {
+        "models": [f"{f}/{m}" for f, m in model_key], "x": x, "log10_params": log10_params,
+        "log10_tokens": log10_tokens, "x0": float(np.mean(x)), "n0": float(np.mean(log10_params)),
+        "d0": float(np.mean(log10_tokens)), "tokens_per_param": float(np.median(10 ** (log10_tokens - log10_params))),
+    }, {key: i for i, key in enumerate(model_key)}
 
+
+def _task_part(success_rows: pd.DataFrame, smooth_rows: pd.DataFrame, smooth_metric: str, family_names: list[str],
+               base_of: dict[str, str]) -> dict[str, Any]:
+    """The tasks' fields: ``tasks``, ``series``, ``task_series``, ``chance``, ``steps``, ``families``,
+    ``task_family``, ``base_tasks``, ``task_base``, ``shared_series`` and ``success_metric``.
+    ValueError when a task's smooth series has no rows."""
     task_names = sorted(success_rows["task"].unique())
     task_family_name = dict(zip(success_rows["task"], success_rows["family"].astype(str)))
     shared = bool((smooth_rows["task"].map(lambda t: base_of.get(t, t)) == "*").any())
@@ -288,65 +364,90 @@ def build_design(
     missing_smooth = sorted(set(series) - set(smooth_rows["task"]))
     if missing_smooth:
         raise ValueError(f"tasks without smooth metric {smooth_metric!r}: {missing_smooth}")
-    task_series = np.array([series.index(series_of[t]) for t in task_names], dtype=int)
-    smooth_rows = smooth_rows[smooth_rows["task"].isin(series)]
+    base_tasks = sorted({base_of.get(t, t) for t in task_names})
+    return {
+        "success_metric": ",".join(sorted(success_rows["metric"].unique())), "tasks": task_names, "series": series,
+        "task_series": np.array([series.index(series_of[t]) for t in task_names], dtype=int),
+        "chance": _per_task(success_rows, task_names, "chance"), "steps": _task_steps(success_rows, task_names),
+        "families": family_names,
+        "task_family": np.array([family_names.index(task_family_name[t]) for t in task_names], dtype=int),
+        "base_tasks": base_tasks,
+        "task_base": np.array([base_tasks.index(base_of.get(t, t)) for t in task_names], dtype=int),
+        "shared_series": shared,
+    }
 
+
+def _smooth_part(smooth_rows: pd.DataFrame, series: list[str], smooth_metric: str,
+                 model_index: ModelIndex) -> tuple[SeriesScaling, dict[str, Any]]:
+    """Each series' standardisation (from its training values), and the smooth observations' fields
+    ``smooth_series_idx``, ``smooth_model_idx`` and ``smooth_obs`` (standardised)."""
     log_transform = any(f in smooth_metric.lower() for f in LOG_TRANSFORMED)
-    raw_smooth = smooth_rows["value"].to_numpy(float)
-    transformed = np.log(raw_smooth) if log_transform else raw_smooth
-    smooth_series_idx = np.array([series.index(t) for t in smooth_rows["task"]], dtype=int)
+    raw = smooth_rows["value"].to_numpy(float)
+    transformed = np.log(raw) if log_transform else raw
+    series_idx = np.array([series.index(t) for t in smooth_rows["task"]], dtype=int)
     higher_is_better = bool(smooth_rows["higher_is_better"].iloc[0])
-    center = np.array([transformed[smooth_series_idx == k].mean() for k in range(len(series))])
-    spread = np.array([transformed[smooth_series_idx == k].std() for k in range(len(series))])
-    scale = np.where(spread > 1e-12, spread, 1.0)
-    sign = np.full(len(series), -1.0 if higher_is_better else 1.0)
+    center = np.array([transformed[series_idx == k].mean() for k in range(len(series))])
+    spread = np.array([transformed[series_idx == k].std() for k in range(len(series))])
+    scaling = SeriesScaling(center, np.where(spread > 1e-12, spread, 1.0),
+                            np.full(len(series), -1.0 if higher_is_better else 1.0), log_transform)
+    return scaling, {"smooth_series_idx": series_idx, "smooth_model_idx": _model_idx(smooth_rows, model_index),
+                     "smooth_obs": scaling.standardise(raw, series_idx)}
 
-    design = Design(
-        smooth_metric=smooth_metric,
-        success_metric=",".join(sorted(success_rows["metric"].unique())),
-        tasks=task_names,
-        series=series,
-        task_series=task_series,
-        chance=_per_task(success_rows, task_names, "chance"),
-        steps=_task_steps(success_rows, task_names),
-        series_center=center,
-        series_scale=scale,
-        series_sign=sign,
-        log_transform=log_transform,
-        x0=float(np.mean(x)),
-        n0=float(np.mean(log10_params)),
-        d0=float(np.mean(log10_tokens)),
-        tokens_per_param=float(np.median(10 ** (log10_tokens - log10_params))),
-        models=[f"{f}/{m}" for f, m in model_key],
-        x=x,
-        log10_params=log10_params,
-        log10_tokens=log10_tokens,
-        smooth_series_idx=smooth_series_idx,
-        smooth_model_idx=_model_idx(smooth_rows, model_index),
-        smooth_obs=np.zeros(len(smooth_rows)),
-        success_task_idx=np.array([task_names.index(t) for t in success_rows["task"]], dtype=int),
-        success_model_idx=_model_idx(success_rows, model_index),
-        success_obs=success_rows["value"].to_numpy(float),
-        success_smooth=np.zeros(len(success_rows)),
-        n_examples=_column_or_nan(success_rows, "n_examples"),
-        data_hash=table_hash(selected),
-        families=family_names,
-        task_family=np.array([family_names.index(task_family_name[t]) for t in task_names], dtype=int),
-        shared_series=shared,
-    )
-    design.base_tasks = sorted({base_of.get(t, t) for t in task_names})
-    design.task_base = np.array([design.base_tasks.index(base_of.get(t, t)) for t in task_names], dtype=int)
-    design.smooth_obs = design.standardise(raw_smooth, smooth_series_idx)
-    _attach_link_smooth(design, smooth_rows, success_rows, shared)
-    design.success_is_checkpoint = np.zeros(len(design.success_obs), dtype=bool)
-    if not checkpoint_rows.empty:
-        _attach_checkpoint_link_rows(design, checkpoint_rows, model_index, shared)
-    design.emerged = task_emerged(design)
-    if margins is not None and len(margins):
-        if base_of:
-            margins, _ = _family_qualified(margins)
-        attach_margins(design, margins, smooth_rows)
-    return design
+
+def _smooth_lookup(smooth_rows: pd.DataFrame, smooth_obs: np.ndarray, shared: bool
+                   ) -> tuple[dict[str, float], Callable[[pd.DataFrame], pd.Series]]:
+    """Each observed standardised smooth value by its key, and the function that keys a frame's rows:
+    ``family|model`` for a model-level (shared) smooth metric, else ``family|model|task``."""
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        key = frame["family"].astype(str) + "|" + frame["model"].astype(str)
+        return key if shared else key + "|" + frame["task"].astype(str)
+
+    return dict(zip(keys(smooth_rows), smooth_obs)), keys
+
+
+def _link_part(success_rows: pd.DataFrame, smooth_rows: pd.DataFrame, smooth_obs: np.ndarray,
+               task_part: dict[str, Any], model_index: ModelIndex) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The link rows' fields of the final checkpoints: each success row paired with its model's
+    standardised smooth value (``smooth_obs`` of ``smooth_rows``); rows that have none are dropped,
+    with a note."""
+    lookup, keys = _smooth_lookup(smooth_rows, smooth_obs, task_part["shared_series"])
+    paired = np.array([lookup.get(k, np.nan) for k in keys(success_rows)])
+    keep = np.isfinite(paired)
+    notes = [] if keep.all() else [f"{int((~keep).sum())} success rows have no smooth value for the link and "
+                                   "were dropped"]
+    return _link_rows(success_rows[keep], paired[keep], task_part["tasks"], model_index, checkpoint=False), notes
+
+
+def _with_checkpoint_link_rows(link_part: dict[str, np.ndarray], rows: pd.DataFrame, smooth_metric: str,
+                               task_part: dict[str, Any], scaling: SeriesScaling,
+                               model_index: ModelIndex) -> dict[str, np.ndarray]:
+    """``link_part`` followed by the (smooth, success) pairs of intermediate checkpoints ``rows``,
+    flagged ``success_is_checkpoint`` (they inform the link only)."""
+    tasks = task_part["tasks"]
+    keys = ["family", "model", "step"] + ([] if task_part["shared_series"] else ["task"])
+    smooth = rows[rows["metric"] == smooth_metric]
+    success = rows[(rows["metric"] != smooth_metric) & rows["task"].isin(tasks)]
+    pairs = success.merge(smooth[keys + ["value"]].rename(columns={"value": "smooth_value"}), on=keys, how="inner")
+    pairs = pairs[[(f, m) in model_index for f, m in zip(pairs["family"], pairs["model"])]]
+    if pairs.empty:
+        return link_part
+    task_idx = np.array([tasks.index(t) for t in pairs["task"]], dtype=int)
+    smooth_std = scaling.standardise(pairs["smooth_value"].to_numpy(float), task_part["task_series"][task_idx])
+    extra = _link_rows(pairs, smooth_std, tasks, model_index, checkpoint=True)
+    return {name: np.concatenate([values, extra[name]]) for name, values in link_part.items()}
+
+
+def _link_rows(rows: pd.DataFrame, smooth: np.ndarray, tasks: list[str], model_index: ModelIndex,
+               checkpoint: bool) -> dict[str, np.ndarray]:
+    """The link fields (``success_*``, ``n_examples``) of success ``rows`` with their standardised smooth values."""
+    return {
+        "success_task_idx": np.array([tasks.index(t) for t in rows["task"]], dtype=int),
+        "success_model_idx": _model_idx(rows, model_index),
+        "success_obs": rows["value"].to_numpy(float),
+        "success_smooth": smooth,
+        "n_examples": column_or_nan(rows, "n_examples"),
+        "success_is_checkpoint": np.full(len(rows), checkpoint),
+    }
 
 
 FAMILY_SEPARATOR = "/"
@@ -370,69 +471,51 @@ EMERGED_LIFT = 0.2
 """A task has emerged in the training data when its best model is this far from chance towards 1."""
 
 
-def task_emerged(design: Design) -> np.ndarray:
+def task_emerged(chance: np.ndarray, success_task_idx: np.ndarray, success_obs: np.ndarray) -> np.ndarray:
     """(T,) bool: does the training data show the task clearly above chance?
 
-    Lift = (success - chance) / (1 - chance), at the best training model. Tasks below
+    ``chance`` (T,) per task; ``success_task_idx``/``success_obs`` (N_y,) the link rows. Lift =
+    (success - chance) / (1 - chance), at the best training model. Tasks below
     :data:`EMERGED_LIFT` carry little information about their own link.
     """
-    lift = (design.success_obs - design.chance[design.success_task_idx]) / (1 - design.chance[design.success_task_idx])
-    best = np.full(len(design.tasks), -np.inf)
-    np.maximum.at(best, design.success_task_idx, lift)
+    lift = (success_obs - chance[success_task_idx]) / (1 - chance[success_task_idx])
+    best = np.full(len(chance), -np.inf)
+    np.maximum.at(best, success_task_idx, lift)
     return best >= EMERGED_LIFT
 
 
 MARGIN_COLUMNS = ("family", "model", "task", "margin_mean", "margin_sd", "n")
 
 
-def attach_margins(design: Design, margins: pd.DataFrame, smooth_rows: pd.DataFrame) -> None:
-    """Add per-example margin summaries (``forecast.adapters.margins_summary`` output) to ``design``.
+def _margin_part(margins: pd.DataFrame, task_part: dict[str, Any], smooth_rows: pd.DataFrame,
+                 smooth_obs: np.ndarray) -> tuple[dict[str, np.ndarray], list[str], pd.DataFrame]:
+    """The margin fields (``margin_*``) from per-example margin summaries, a note on the rows left
+    out, and the margin rows used (their content extends the design's ``data_hash``).
 
-    Each row is paired with the same model's observed smooth value for that task; rows of tasks not
-    in the fit, or without a smooth value, or with fewer than 2 examples, are left out (noted).
+    Each row is paired with the same model's observed smooth value (``smooth_obs`` of
+    ``smooth_rows``) for that task; rows of tasks not in the fit, or without a smooth value, or with
+    fewer than 2 examples, are left out (noted).
     """
     missing = [c for c in MARGIN_COLUMNS if c not in margins.columns]
     if missing:
         raise ValueError(f"margins table lacks columns {missing}; expected {list(MARGIN_COLUMNS)}")
-    shared = design.shared_series
-    key = smooth_rows["family"].astype(str) + "|" + smooth_rows["model"].astype(str)
-    smooth_by_key = dict(zip(key if shared else key + "|" + smooth_rows["task"].astype(str),
-                             design.standardise(smooth_rows["value"].to_numpy(float),
-                                                np.array([design.series.index(t) for t in smooth_rows["task"]]))))
-    rows = margins[margins["task"].isin(design.tasks) & (pd.to_numeric(margins["n"]) >= 2)]
+    tasks = task_part["tasks"]
+    lookup, keys = _smooth_lookup(smooth_rows, smooth_obs, task_part["shared_series"])
+    rows = margins[margins["task"].isin(tasks) & (pd.to_numeric(margins["n"]) >= 2)]
     rows = rows[np.isfinite(pd.to_numeric(rows["margin_sd"], errors="coerce")) & (rows["margin_sd"] > 0)]
-    mkey = rows["family"].astype(str) + "|" + rows["model"].astype(str)
-    paired = np.array([smooth_by_key.get(k if shared else f"{k}|{t}", np.nan) for k, t in zip(mkey, rows["task"])])
+    paired = np.array([lookup.get(k, np.nan) for k in keys(rows)])
     keep = np.isfinite(paired)
-    if len(margins) > int(keep.sum()):
-        design.notes.append(f"{len(margins) - int(keep.sum())} margin rows unused (task not fitted, no smooth "
-                            "value for that model, or fewer than 2 examples)")
+    notes = [] if len(margins) <= int(keep.sum()) else [
+        f"{len(margins) - int(keep.sum())} margin rows unused (task not fitted, no smooth value for that model, "
+        "or fewer than 2 examples)"]
     rows = rows[keep]
-    design.margin_task_idx = np.array([design.tasks.index(t) for t in rows["task"]], dtype=int)
-    design.margin_smooth = paired[keep]
-    design.margin_mean = rows["margin_mean"].to_numpy(float)
-    design.margin_sd = rows["margin_sd"].to_numpy(float)
-    design.margin_n = rows["n"].to_numpy(float)
-    design.data_hash = hashlib.sha256((design.data_hash + table_hash(rows[list(MARGIN_COLUMNS)])).encode()).hexdigest()
-
-
-def _attach_checkpoint_link_rows(design: Design, rows: pd.DataFrame, model_index: dict, shared: bool) -> None:
-    """Append (smooth, success) pairs of intermediate checkpoints as link-only success rows."""
-    keys = ["family", "model", "step"] + ([] if shared else ["task"])
-    smooth = rows[rows["metric"] == design.smooth_metric]
-    success = rows[(rows["metric"] != design.smooth_metric) & rows["task"].isin(design.tasks)]
-    pairs = success.merge(smooth[keys + ["value"]].rename(columns={"value": "smooth_value"}), on=keys, how="inner")
-    pairs = pairs[[(f, m) in model_index for f, m in zip(pairs["family"], pairs["model"])]]
-    if pairs.empty:
-        return
-    task_idx = np.array([design.tasks.index(t) for t in pairs["task"]], dtype=int)
-    smooth_std = design.standardise(pairs["smooth_value"].to_numpy(float), design.task_series[task_idx])
-    design.success_task_idx = np.concatenate([design.success_task_idx, task_idx])
-    design.success_model_idx = np.concatenate([design.success_model_idx, _model_idx(pairs, model_index)])
-    design.success_obs = np.concatenate([design.success_obs, pairs["value"].to_numpy(float)])
-    design.success_smooth = np.concatenate([design.success_smooth, smooth_std])
-    design.n_examples = np.concatenate([design.n_examples, _column_or_nan(pairs, "n_examples")])
-    design.success_is_checkpoint = np.concatenate([design.success_is_checkpoint, np.ones(len(pairs), dtype=bool)])
+    return {
+        "margin_task_idx": np.array([tasks.index(t) for t in rows["task"]], dtype=int),
+        "margin_smooth": paired[keep],
+        "margin_mean": rows["margin_mean"].to_numpy(float),
+        "margin_sd": rows["margin_sd"].to_numpy(float),
+        "margin_n": rows["n"].to_numpy(float),
+    }, notes, rows[list(MARGIN_COLUMNS)]
 
 
 def _require_compute(rows: pd.DataFrame) -> None:
@@ -458,25 +541,8 @@ def _task_steps(rows: pd.DataFrame, tasks: list[str]) -> np.ndarray:
     return np.array([float(steps[t]) if np.isfinite(steps[t]) else 1.0 for t in tasks])
 
 
-def _column_or_nan(rows: pd.DataFrame, column: str) -> np.ndarray:
+def column_or_nan(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as floats (n,): NaN where the column is absent or a value is missing or not a number."""
     if column not in rows.columns:
         return np.full(len(rows), np.nan)
     return pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
-
-
-def _attach_link_smooth(design: Design, smooth_rows: pd.DataFrame, success_rows: pd.DataFrame, shared: bool) -> None:
-    """Pair each success row with its model's observed smooth value; drop rows that have none."""
-    smooth_key = smooth_rows["model"].astype(str) + "|" + smooth_rows["family"].astype(str)
-    if not shared:
-        smooth_key = smooth_key + "|" + smooth_rows["task"].astype(str)
-    lookup = dict(zip(smooth_key, design.smooth_obs))
-    success_key = success_rows["model"].astype(str) + "|" + success_rows["family"].astype(str)
-    if not shared:
-        success_key = success_key + "|" + success_rows["task"].astype(str)
-    paired = np.array([lookup.get(k, np.nan) for k in success_key])
-    keep = np.isfinite(paired)
-    if not keep.all():
-        design.notes.append(f"{int((~keep).sum())} success rows have no smooth value for the link and were dropped")
-    design.success_smooth = paired[keep]
-    for name in ("success_task_idx", "success_model_idx", "success_obs", "n_examples"):
-        setattr(design, name, getattr(design, name)[keep])

@@ -237,12 +237,9 @@ def validate_eval_table(
     if len(work) == 0:
         raise EvalTableError([Problem(source, None, None, "the table has no rows")])
 
-    for column in STRING_COLUMNS:
-        work[column] = _clean_strings(work, column, required=column in REQUIRED_COLUMNS,
-                                      source=source, rows=rows, problems=problems)
-    for column in NUMERIC_COLUMNS:
-        work[column] = _clean_numbers(work, column, required=column in REQUIRED_COLUMNS,
-                                      source=source, rows=rows, problems=problems)
+    for column in STRING_COLUMNS + NUMERIC_COLUMNS:
+        work[column] = _clean_column(work, column, required=column in REQUIRED_COLUMNS,
+                                     source=source, rows=rows, problems=problems)
 
     _check_positive(work, "params", source, rows, problems)
     _check_positive(work, "tokens", source, rows, problems)
@@ -278,7 +275,7 @@ def _is_missing(values: pd.Series) -> pd.Series:
     return values.isna() | values.astype(str).str.strip().eq("")
 
 
-def _clean_strings(
+def _clean_column(
     work: pd.DataFrame,
     column: str,
     *,
@@ -287,34 +284,30 @@ def _clean_strings(
     rows: np.ndarray,
     problems: list[Problem],
 ) -> pd.Series:
-    """Return the column as an object Series of stripped Python str (NaN where missing)."""
+    """The column cleaned, NaN where missing: stripped Python str objects (``STRING_COLUMNS``) or
+    float64 (``NUMERIC_COLUMNS``; non-numbers and non-finite values are reported). A missing
+    required value is reported."""
+    numeric = column in NUMERIC_COLUMNS
     if column not in work.columns:
-        return pd.Series(np.nan, index=work.index, dtype=object)
+        return pd.Series(np.nan, index=work.index, dtype="float64" if numeric else object)
     raw = work[column]
+    if numeric and (raw.dtype == bool or pd.api.types.is_bool_dtype(raw.dtype)):
+        raw = raw.astype("float64")
     missing = _is_missing(raw).to_numpy()
+    if numeric:
+        cleaned = _parse_numbers(raw, missing, column, source, rows, problems)
+    else:
+        cleaned = pd.Series([np.nan if m else str(v).strip() for v, m in zip(raw.tolist(), missing)],
+                            index=work.index, dtype=object)
     if required:
         for r in rows[missing]:
             problems.append(Problem(source, int(r), column, "missing value (required)"))
-    cleaned = [np.nan if m else str(v).strip() for v, m in zip(raw.tolist(), missing)]
-    return pd.Series(cleaned, index=work.index, dtype=object)
+    return cleaned
 
 
-def _clean_numbers(
-    work: pd.DataFrame,
-    column: str,
-    *,
-    required: bool,
-    source: str,
-    rows: np.ndarray,
-    problems: list[Problem],
-) -> pd.Series:
-    """Return the column as float64; report non-numbers, non-finite values and missing required."""
-    if column not in work.columns:
-        return pd.Series(np.nan, index=work.index, dtype="float64")
-    raw = work[column]
-    if raw.dtype == bool or pd.api.types.is_bool_dtype(raw.dtype):
-        raw = raw.astype("float64")
-    missing = _is_missing(raw).to_numpy()
+def _parse_numbers(raw: pd.Series, missing: np.ndarray, column: str, source: str, rows: np.ndarray,
+                   problems: list[Problem]) -> pd.Series:
+    """``raw`` as float64 (NaN where missing or not finite); report non-numbers and non-finite values."""
     numbers = pd.to_numeric(raw.where(~missing), errors="coerce").astype("float64")
     values = numbers.to_numpy()
     not_numeric = ~missing & np.isnan(values)
@@ -323,10 +316,7 @@ def _clean_numbers(
         problems.append(Problem(source, int(rows[i]), column, f"not a number: {raw_list[i]!r}"))
     for i in np.flatnonzero(np.isinf(values)):
         problems.append(Problem(source, int(rows[i]), column, f"not finite: {values[i]:g}"))
-    if required:
-        for r in rows[missing]:
-            problems.append(Problem(source, int(r), column, "missing value (required)"))
-    return pd.Series(np.where(np.isinf(values), np.nan, values), index=work.index, dtype="float64")
+    return pd.Series(np.where(np.isinf(values), np.nan, values), index=raw.index, dtype="float64")
 
 
 def _check_positive(work, column, source, rows, problems) -> None:

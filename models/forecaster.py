@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from forecast.compute import log10_size_on_path, log10_training_flops, tokens_from_flops
-from forecast.design import Design, build_design, select_rows
+from forecast.compute import log10_size_on_path, log10_training_flops
+from forecast.design import Design, build_design, column_or_nan, largest_compute_by_family, row_sizes, select_rows
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
@@ -153,16 +153,10 @@ class EmergenceForecaster:
         return extrapolation_distance(log10_training_flops(log10_params, log10_tokens), self.largest_log10_flops()[task_idx])
 
     def largest_log10_flops(self) -> np.ndarray:
-        """Per task (T,): log10 FLOPs of the largest training model of the task's family (all models
-        when the fit has one family)."""
+        """Per task (T,): log10 FLOPs of the largest training model of the task's family."""
         d = self.design
-        largest = np.full(len(d.tasks), float(np.max(d.x)))
-        if len(d.families) > 1:
-            for t in range(len(d.tasks)):
-                family_tasks = np.flatnonzero(d.task_family == d.task_family[t])
-                models = d.success_model_idx[np.isin(d.success_task_idx, family_tasks)]
-                largest[t] = float(np.max(d.x[models]))
-        return largest
+        largest = largest_compute_by_family(self.training_rows).reindex(d.families).to_numpy(float)
+        return np.log10(largest)[d.task_family]
 
     def heldout_success_lpd(self, targets: pd.DataFrame, deltas: np.ndarray, seed: int | None = None) -> np.ndarray:
         """Log predictive density of ``targets["observed"]`` under each link discrepancy, (len(deltas), n).
@@ -385,8 +379,7 @@ def _task_index(design: Design, task: str, family: str | None = None) -> int:
 
 def _target_n_examples(targets: pd.DataFrame) -> np.ndarray:
     """Each target's ``n_examples`` (NaN where unknown), shape (n,)."""
-    n_examples = targets.get("n_examples", pd.Series(np.nan, index=targets.index))
-    return pd.to_numeric(n_examples, errors="coerce").to_numpy(float)
+    return column_or_nan(targets, "n_examples")
 
 
 def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -405,10 +398,7 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
         first = next(iter(reasons.values()))
         raise ValueError(f"targets name tasks that are not in the fit: {sorted(reasons)} ({first}); "
                          f"fitted tasks: {design.tasks}{hint}")
-    params = pd.to_numeric(targets["params"], errors="coerce").to_numpy(float)
-    tokens = pd.to_numeric(targets.get("tokens", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
-    flops = pd.to_numeric(targets.get("compute_flops", pd.Series(np.nan, index=targets.index)), errors="coerce").to_numpy(float)
-    tokens = np.where(np.isfinite(tokens), tokens, tokens_from_flops(flops, params))
+    params, tokens, _ = row_sizes(targets)
     bad = ~(np.isfinite(params) & (params > 0) & np.isfinite(tokens) & (tokens > 0))
     if bad.any():
         raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "

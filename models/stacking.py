@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from forecast.design import MODEL_KEY, heldout_targets, is_final_checkpoint, model_sizes
+from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from models.config import FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
+from models.sampling import Diagnostics
 
 TREND_FORMS = ("compute", "params_tokens")
 WEIGHTINGS = ("leave_largest_out", "loo")
@@ -275,15 +276,18 @@ class StackedForecaster:
         return "leave_largest_out" if self.check is not None else "loo"
 
     @property
-    def design(self):
-        return self.components[self.forms[0]].design
+    def design(self) -> Design | None:
+        """The design of the first form (every form is fitted on the same rows); None before fitting."""
+        first = self.components.get(self.forms[0])
+        return first.design if first is not None else None
 
     @property
-    def diagnostics(self):
-        """The worst diagnostics across forms (max R-hat, min ESS, total divergences)."""
+    def diagnostics(self) -> Diagnostics | None:
+        """The worst diagnostics across forms (max R-hat, min ESS, total divergences); None before fitting."""
         diags = [c.diagnostics for c in self.components.values()]
-        worst = max(diags, key=lambda d: d.rhat_max)
-        return type(worst)(
+        if not diags or any(d is None for d in diags):
+            return None
+        return Diagnostics(
             rhat_max=max(d.rhat_max for d in diags), ess_bulk_min=min(d.ess_bulk_min for d in diags),
             divergences=sum(d.divergences for d in diags),
             compile_seconds=sum(d.compile_seconds for d in diags),

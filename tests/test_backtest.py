@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import models.backtest as backtest
+import models.backtest.run as backtest_run
 import models.stacking as stacking
 from forecast.adapters import olmo_ladder, pythia_lambada
 from forecast.evaltable import validate_eval_table
@@ -152,7 +153,7 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
             return real(rows, **kwargs)
         return fit
 
-    monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
+    monkeypatch.setattr(backtest_run, "EmergenceForecaster", FakeForecaster)
     monkeypatch.setattr(stacking, "compare_forms", lambda fits: pd.DataFrame(
         {"weight": [1 / len(fits)] * len(fits), "n_pareto_k_high": 0, "pareto_k_max": 0.1}, index=list(fits)))
 
@@ -162,8 +163,8 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
         return None  # -> the stack falls back to the (patched) LOO weights
 
     monkeypatch.setattr(stacking, "leave_largest_out_check", check_spy)
-    monkeypatch.setattr(backtest, "fit_success_logistic", spy("B1_logistic", backtest.fit_success_logistic))
-    monkeypatch.setattr(backtest, "fit_two_step", spy("B2_two_step", backtest.fit_two_step))
+    monkeypatch.setattr(backtest_run, "fit_success_logistic", spy("B1_logistic", backtest_run.fit_success_logistic))
+    monkeypatch.setattr(backtest_run, "fit_two_step", spy("B2_two_step", backtest_run.fit_two_step))
     result = run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, n_boot=10, progress=False)
     heldout = {m for m, _ in _heldout_keys(sim_table, SIM_CUT)}
     assert result.stacking_weights == {"compute": 0.5, "params_tokens": 0.5}
@@ -251,7 +252,7 @@ def test_checkpoints_train_the_link_but_targets_are_final_and_cuts_use_final_siz
         def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
             return np.full((5, len(targets)), 0.5), np.ones((5, len(targets)))
 
-    monkeypatch.setattr(backtest, "EmergenceForecaster", FakeForecaster)
+    monkeypatch.setattr(backtest_run, "EmergenceForecaster", FakeForecaster)
     for link in ("all", "final"):
         config = FitConfig(success_metric=["acc"], link_checkpoints=link, checkpoints_per_run=8, **TINY)
         result = run_backtest(table, train_max_flops=cut, config=config, n_boot=10, progress=False,
@@ -366,7 +367,7 @@ def test_default_suite_on_the_real_ladders_is_the_issue_6_suite(olmo_table) -> N
 
 
 def test_held_out_families_without_training_runs_are_left_out_with_a_note() -> None:
-    from models.backtest import _drop_untrained_families
+    from models.backtest.run import _drop_untrained_families
     targets = pd.DataFrame({"family": ["a", "b", "b"], "model": ["m1", "m2", "m3"], "task": ["t", "t", "t"]})
     training = pd.DataFrame({"family": ["a"], "model": ["m0"]})
     kept, notes = _drop_untrained_families(targets, training)

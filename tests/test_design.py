@@ -1,9 +1,11 @@
 """From eval table to model arrays: selection, standardisation, shared series, bad input."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.design import build_design, select_rows
+from forecast.design import build_design, largest_compute_by_family, row_sizes, select_rows
 from forecast.evaltable import validate_eval_table
 
 
@@ -27,6 +29,33 @@ def test_standardises_per_series_and_round_trips() -> None:
     back = design.unstandardise(design.smooth_obs, design.smooth_series_idx)
     np.testing.assert_allclose(np.sort(back), [0.8, 0.9, 1.0, 1.2])
     np.testing.assert_allclose(design.x, np.log10(6 * 1e8 * 2e9 * 4.0 ** np.arange(4)))
+
+
+def test_a_built_design_is_frozen_and_replace_makes_a_changed_copy() -> None:
+    design = build_design(_table(_ladder()), "bpb", "acc")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        design.x0 = 0.0
+    moved = dataclasses.replace(design, x0=design.x0 + 1.0)
+    assert moved.x0 == design.x0 + 1.0 and moved.content_hash() != design.content_hash()
+    assert dataclasses.replace(design).content_hash() == design.content_hash()
+
+
+def test_row_sizes_fill_a_missing_size_from_the_other_two() -> None:
+    frame = pd.DataFrame({"params": [1e9, 1e9, 1e9], "tokens": [2e10, np.nan, np.nan],
+                          "compute_flops": [np.nan, 1.2e20, np.nan]})
+    params, tokens, flops = row_sizes(frame)
+    np.testing.assert_allclose(params, 1e9)
+    np.testing.assert_allclose(tokens[:2], [2e10, 2e10])
+    np.testing.assert_allclose(flops[:2], [1.2e20, 1.2e20])
+    assert np.isnan(tokens[2]) and np.isnan(flops[2])
+    _, tokens, flops = row_sizes(frame[["params", "tokens"]])  # an absent column counts as missing
+    np.testing.assert_allclose(flops[0], 1.2e20)
+
+
+def test_largest_compute_by_family_is_each_familys_largest_run() -> None:
+    rows = _table(_ladder() + [r | {"family": "g", "model": f"g{r['model']}"} for r in _ladder()[:4]])
+    largest = largest_compute_by_family(rows)
+    assert largest.to_dict() == pytest.approx({"f": 6 * 8e8 * 1.6e10, "g": 6 * 2e8 * 4e9})
 
 
 def test_higher_is_better_metric_is_flipped_so_lower_is_better() -> None:

@@ -24,7 +24,7 @@ def stacked():
     return StackedForecaster(config).fit(validate_eval_table(sim.table, source="simulated"), progress=False)
 
 
-@pytest.mark.slow  # two full fits and two leave-largest-out refits (~2-3 min); the fast suite stacks in test_backtest
+@pytest.mark.slow  # two full fits and two leave-largest-out refits; the fast suite stacks in test_backtest
 def test_weights_sum_to_one_and_favour_the_true_form(stacked) -> None:
     assert stacked.weighting == "leave_largest_out" and stacked.check is not None
     assert sum(stacked.weights.values()) == pytest.approx(1.0)
@@ -59,7 +59,7 @@ def test_unknown_weighting_is_refused() -> None:
         StackedForecaster(weighting="aic")
 
 
-@pytest.mark.slow  # two full fits (~70 s); the fast suite stacks in tests/test_backtest.py
+@pytest.mark.slow  # two full fits; the fast suite stacks in tests/test_backtest.py
 def test_mixture_predictions_and_save_load(stacked, tmp_path) -> None:
     targets = pd.DataFrame({"model": ["big"], "task": ["task0"], "params": [3e9], "tokens": [6e10]})
     pred = stacked.predict(targets)

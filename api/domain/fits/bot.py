@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from api.domain.fits.posterior import load_forecaster
 from api.domain.fits.repository import BotNote, Dataset, FitJob
 from api.errors import ApiError
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from models.forecaster_protocol import Forecaster
 
 log = logging.getLogger("turnsignal.bot")
 
@@ -142,7 +145,7 @@ async def bot_note(session: AsyncSession, question: Question) -> dict[str, Any]:
     return {"question_id": question.id, "status": "none", "reason": reason, "fit_id": None, "updated_at": None}
 
 
-def forecast_body(forecaster: Any, question: Question, params: float, tokens: float, seed: int) -> dict[str, Any]:
+def forecast_body(forecaster: Forecaster, question: Question, params: float, tokens: float, seed: int) -> dict[str, Any]:
     """The bot's PredictionSubmit fields for `question` from the posterior predictive (blocking)."""
     targets = pd.DataFrame([{"model": question.link_model, "family": question.link_family, "task": question.link_task,
                              "params": params, "tokens": tokens}])

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.forecaster_protocol import Forecaster
 
 CACHE_SIZE = 4
-_CACHE: "OrderedDict[str, Any]" = OrderedDict()
+_CACHE: "OrderedDict[str, Forecaster]" = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def load_forecaster(fit_id: str, path: str) -> Any:
+def load_forecaster(fit_id: str, path: str) -> Forecaster:
     """The `EmergenceForecaster` of a done fit (cached). Blocking: call via `asyncio.to_thread`."""
     with _LOCK:
         if fit_id in _CACHE:

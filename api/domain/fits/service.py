@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from api.domain.fits.schemas import (EmergenceOut, EmergenceRow, FitCreate, FitO
 from api.errors import ApiError, not_found
 from forecast.compute import training_flops
 from models.config import FitConfig
+
+if TYPE_CHECKING:
+    from models.forecaster_protocol import Forecaster
 
 LIVE_STATES = ("queued", "running", "done")
 MIN_MODELS = 3
@@ -182,7 +185,7 @@ def _emergence_rows(records: list[dict[str, Any]]) -> list[EmergenceRow]:
     return [EmergenceRow(**{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()}) for r in records]
 
 
-def emergence_records(forecaster: Any, level: float | None, success_at: float | None,
+def emergence_records(forecaster: Forecaster, level: float | None, success_at: float | None,
                       reached_by: float | None) -> list[dict[str, Any]]:
     """The forecaster's emergence table as JSON-safe records (blocking)."""
     table = forecaster.emergence(level=level, success_at=success_at, reached_by=reached_by)
@@ -207,7 +210,7 @@ async def emergence(session: AsyncSession, viewer: Participant, fit_id: str, lev
                         search_range=search, rows=_emergence_rows(records))
 
 
-def _predict_blocking(forecaster: Any, targets: list[PredictTarget], seed: int | None) -> list[PredictionRow]:
+def _predict_blocking(forecaster: Forecaster, targets: list[PredictTarget], seed: int | None) -> list[PredictionRow]:
     frame = pd.DataFrame([t.model_dump() for t in targets])
     table = forecaster.predict(frame, seed=seed)
     return [PredictionRow(**row) for row in table.to_dict(orient="records")]
@@ -227,7 +230,7 @@ async def predict(session: AsyncSession, viewer: Participant, fit_id: str, targe
         raise ApiError(422, str(error), "task") from None
 
 
-def _plot_blocking(forecaster: Any, task: str, fmt: str, targets: list[dict[str, Any]]) -> bytes:
+def _plot_blocking(forecaster: Forecaster, task: str, fmt: str, targets: list[dict[str, Any]]) -> bytes:
     from models.plots import emergence_curve
 
     marks = {t["model"]: float(np.log10(training_flops(t["params"], t["tokens"]))) for t in targets}

@@ -1,0 +1,248 @@
+"""Running backtests: one scenario per cut, every method fitted on the training rows only.
+
+:func:`run_backtest` splits the table at one cut, runs each method of ``METHODS`` through its runner
+(hierarchical fits are shared between ``hierarchical`` and ``hierarchical_stacked``) and scores the
+draws; :func:`run_backtest_suite` runs one scenario per cut, all predicting the models above the
+largest cut.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
+from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
+from models.backtest.cuts import Cut, default_cuts, extrapolation_ratios, split_by_size
+from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
+                                    weights_line)
+from models.config import FitConfig
+from models.forecaster import EmergenceForecaster
+from models.stacking import TREND_FORMS, StackedForecaster
+
+
+def run_backtest(
+    table: pd.DataFrame,
+    *,
+    train_max_params: float | None = None,
+    train_max_flops: float | None = None,
+    config: FitConfig,
+    n_boot: int = 200,
+    progress: bool = True,
+    methods: Sequence[str] = METHODS,
+    heldout_above: float | None = None,
+    label: str | None = None,
+) -> BacktestResult:
+    """Fit every method on the models at or below the cut and score its predictions of the rest.
+
+    ``table``: a validated eval table. Rows are selected as for a fit (``config``'s metrics, tasks,
+    families, and ``link_checkpoints``/``checkpoints_per_run``). Exactly one of ``train_max_params``
+    (parameter count) or ``train_max_flops`` (training FLOPs) sets the cut; ``heldout_above`` (same
+    unit) predicts only the models above it. ``n_boot`` is the baselines' bootstrap size. ``methods``
+    selects a subset of ``METHODS``. ``label`` names the scenario (default: the cut, e.g.
+    ``params<=760M``). Raises ValueError when nothing is held out or nothing trains.
+    """
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    selected = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families,
+                           config.link_checkpoints, config.checkpoints_per_run)
+    training_rows, heldout_rows = split_by_size(selected, train_max_params, train_max_flops, heldout_above)
+    label = label or Cut("params" if train_max_params is not None else "flops",
+                         train_max_params if train_max_params is not None else train_max_flops).label
+    trained_tasks = sorted(set(training_rows.loc[training_rows["metric"] != config.smooth_metric, "task"]))
+    targets = heldout_targets(heldout_rows, config.smooth_metric, trained_tasks)
+    notes = _untrained_task_notes(heldout_rows, config.smooth_metric, trained_tasks)
+    targets, family_notes = _drop_untrained_families(targets, training_rows)
+    notes.extend(family_notes)
+    _check_split(training_rows, targets)
+    ratios = extrapolation_ratios(targets, training_rows)
+    context = _Context(training_rows, targets, config, n_boot, progress)
+    scored, diagnostics = [], {}
+    for method in [m for m in METHODS if m in methods]:
+        start = time.perf_counter()
+        _say(progress, f"backtest {label}: {method} on {_n_models(training_rows)} training models, "
+                       f"{len(targets)} held-out results")
+        samples, diagnostics[method] = _RUNNERS[method](context)
+        diagnostics[method]["seconds"] = time.perf_counter() - start
+        notes.extend(f"{method}: {n}" for n in diagnostics[method].get("notes", []))
+        scored.append(score_samples(method, targets, samples, ratios, label))
+    predictions = pd.concat(scored, ignore_index=True)
+    weights = diagnostics.get("hierarchical_stacked", {}).get("weights")
+    if weights:
+        _say(progress, f"backtest {label}: stacking weights {weights_line(weights)}")
+    return BacktestResult(
+        predictions=predictions, summary=summarize(predictions), training_rows=training_rows,
+        training_models=_model_names(training_rows), heldout_models=_model_names(targets),
+        cut={"train_max_params": train_max_params, "train_max_flops": train_max_flops},
+        diagnostics=diagnostics, notes=notes, label=label, reach=float(np.max(ratios)),
+        stacking_weights=weights,
+    )
+
+
+def _drop_untrained_families(targets: pd.DataFrame, training_rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Held-out results of families with no training run cannot be forecast (a family's curve and
+    link shifts come from its own runs): they are left out, with a note."""
+    trained = set(training_rows["family"].astype(str))
+    keep = targets["family"].astype(str).isin(trained)
+    if keep.all():
+        return targets, []
+    missing = sorted(set(targets.loc[~keep, "family"].astype(str)))
+    return targets[keep].reset_index(drop=True), [
+        f"{int((~keep).sum())} held-out results of families with no training run ({', '.join(missing)}) are not scored"]
+
+
+def run_backtest_suite(
+    table: pd.DataFrame,
+    cuts: Sequence[Cut] | None = None,
+    *,
+    config: FitConfig,
+    n_boot: int = 200,
+    progress: bool = True,
+    methods: Sequence[str] = METHODS,
+    on_scenario: Callable[[BacktestResult], None] | None = None,
+) -> BacktestSuite:
+    """One backtest per cut (largest first), all predicting the models above the largest cut.
+
+    ``cuts``: all by params or all by flops; ``None`` means :func:`default_cuts`. ``on_scenario`` is
+    called with each finished scenario (to print it while the next one fits).
+    """
+    cuts = list(default_cuts(table, config) if cuts is None else cuts)
+    if not cuts:
+        raise ValueError("no training cut given")
+    if len({c.by for c in cuts}) > 1:
+        raise ValueError("all cuts of a suite must be by params or all by flops")
+    if len({c.value for c in cuts}) < len(cuts):
+        raise ValueError(f"duplicate cuts: {[c.label for c in cuts]}")
+    cuts = sorted(cuts, key=lambda c: c.value, reverse=True)
+    largest = cuts[0].value
+    scenarios = []
+    for i, cut in enumerate(cuts):
+        _say(progress, f"backtest scenario {i + 1}/{len(cuts)}: train on {cut.label}, "
+                       f"predict the models above {cuts[0].label.split('<=')[1]}")
+        result = run_backtest(table, **cut.kwargs(), config=config, n_boot=n_boot, progress=progress,
+                              methods=methods, heldout_above=largest, label=cut.label)
+        scenarios.append(result)
+        if on_scenario is not None:
+            on_scenario(result)
+    return BacktestSuite(scenarios)
+
+
+@dataclass
+class _Context:
+    """One scenario's inputs, and its hierarchical fits per trend form (shared between methods)."""
+
+    training_rows: pd.DataFrame
+    targets: pd.DataFrame
+    config: FitConfig
+    n_boot: int
+    progress: bool
+    fits: dict[str, EmergenceForecaster] = field(default_factory=dict)
+
+    def fit(self, form: str) -> tuple[EmergenceForecaster, bool]:
+        """The hierarchical model under trend ``form`` fitted on the training rows; (fit, reused?)."""
+        if form in self.fits:
+            return self.fits[form], True
+        config = self.config.model_copy(update={"trend": form})
+        self.fits[form] = EmergenceForecaster(config).fit(self.training_rows, progress=self.progress)
+        return self.fits[form], False
+
+
+def _run_hierarchical(ctx: _Context) -> tuple[np.ndarray, dict]:
+    forecaster, _ = ctx.fit(ctx.config.trend)
+    success, _ = forecaster.predictive_draws(ctx.targets)
+    report = forecaster.diagnostics.to_dict() if forecaster.diagnostics else {}
+    report["trend"] = ctx.config.trend
+    report["notes"] = list(report.get("warnings", [])) + list(forecaster.design.notes)
+    return success.T, report
+
+
+def _run_stacked(ctx: _Context) -> tuple[np.ndarray, dict]:
+    """Every trend form (the config's own first), mixed by stacking weights; reused fits are not refitted."""
+    forms = (ctx.config.trend, *[f for f in TREND_FORMS if f != ctx.config.trend])
+    fitted = {form: ctx.fit(form) for form in forms}
+    stack = StackedForecaster.from_fits({form: f for form, (f, _) in fitted.items()}, ctx.config,
+                                        progress=ctx.progress)
+    success, _ = stack.predictive_draws(ctx.targets)
+    per_form = {form: (f.diagnostics.to_dict() if f.diagnostics else {}) for form, (f, _) in fitted.items()}
+    report = stack.diagnostics.to_dict() if all(per_form.values()) else {}
+    comparison = stack.comparison
+    report |= {"weights": dict(stack.weights), "weighting": stack.weights_from, "forms": per_form,
+               "link_discrepancy": stack.link_discrepancy, "leave_largest_out": stack.check,
+               "reused_fits": [form for form, (_, reused) in fitted.items() if reused],
+               "loo": records(comparison.reset_index()) if comparison is not None else []}
+    report["notes"] = list(report.get("warnings", [])) + stack.notes + _stacking_notes(stack.weights, comparison)
+    return success.T, report
+
+
+DEGENERATE_WEIGHT = 0.99
+"""A stacking weight at or above this puts (almost) everything on one form: no disagreement is mixed in."""
+
+
+def _stacking_notes(weights: dict[str, float], comparison: pd.DataFrame | None) -> list[str]:
+    notes = []
+    top = max(weights, key=weights.get)
+    if len(weights) > 1 and weights[top] >= DEGENERATE_WEIGHT:
+        notes.append(f"stacking put weight {weights[top]:.2f} on {top}: the mixture is that form alone and carries "
+                     "no disagreement between forms")
+    if comparison is not None and "n_pareto_k_high" in comparison:
+        for form, n in comparison["n_pareto_k_high"].items():
+            if n > 0:
+                notes.append(f"PSIS-LOO of {form}: {int(n)} smooth observations with a high Pareto k (max "
+                             f"{comparison.loc[form, 'pareto_k_max']:.2f}); the stacking weights are unreliable")
+    return notes
+
+
+def _run_b1(ctx: _Context) -> tuple[np.ndarray, dict]:
+    baseline = fit_success_logistic(ctx.training_rows, success_metric=ctx.config.success_metric, tasks=ctx.config.tasks)
+    return _baseline_draws(baseline, ctx)
+
+
+def _run_b2(ctx: _Context) -> tuple[np.ndarray, dict]:
+    baseline = fit_two_step(ctx.training_rows, smooth_metric=ctx.config.smooth_metric,
+                            success_metric=ctx.config.success_metric, tasks=ctx.config.tasks)
+    return _baseline_draws(baseline, ctx)
+
+
+def _baseline_draws(baseline: BaselineFit, ctx: _Context) -> tuple[np.ndarray, dict]:
+    """Bootstrap draws (n_targets, n_boot), seeded by ``config.seed``, and the fit's report."""
+    samples = baseline.sample(ctx.targets, n_boot=ctx.n_boot, rng=np.random.default_rng(ctx.config.seed))
+    return samples, {"n_boot": ctx.n_boot, "parameters": records(baseline.parameters()), "notes": baseline.notes}
+
+
+_RUNNERS: dict[str, Callable[[_Context], tuple[np.ndarray, dict]]] = {
+    "hierarchical": _run_hierarchical,
+    "hierarchical_stacked": _run_stacked,
+    "B1_logistic": _run_b1,
+    "B2_two_step": _run_b2,
+}
+
+
+def _check_split(training_rows: pd.DataFrame, targets: pd.DataFrame) -> None:
+    if training_rows.empty:
+        raise ValueError("no model is at or below the training cut")
+    if targets.empty:
+        raise ValueError("no held-out model above the training cut has a success result on a trained task")
+
+
+def _untrained_task_notes(heldout_rows: pd.DataFrame, smooth_metric: str, trained_tasks: list[str]) -> list[str]:
+    tasks = set(heldout_rows.loc[heldout_rows["metric"] != smooth_metric, "task"]) - set(trained_tasks)
+    return [f"tasks with no training model, not scored: {sorted(tasks)}"] if tasks else []
+
+
+def _n_models(rows: pd.DataFrame) -> int:
+    return int(rows[MODEL_KEY].drop_duplicates().shape[0])
+
+
+def _model_names(rows: pd.DataFrame) -> list[str]:
+    keys = model_sizes(rows).sort_values("compute_flops", kind="stable")
+    return [f"{f}/{m}" for f, m in zip(keys["family"], keys["model"])]
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)
