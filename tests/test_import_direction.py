@@ -50,9 +50,9 @@ KNOWN_CYCLES = {
 """Cycles still being removed, each allowed (exactly its set of modules) only while the given file exists."""
 
 
-def _module_name(path: Path) -> str:
-    """`api/db/models.py` -> "api.db.models"; a package's `__init__.py` is the package."""
-    parts = path.relative_to(ROOT).with_suffix("").parts
+def _module_name_under(root: Path, path: Path) -> str:
+    """`<root>/api/db/models.py` -> "api.db.models"; a package's `__init__.py` is the package."""
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -99,7 +99,7 @@ def _imported_modules(path: Path, module: str, known: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     """module -> the project modules it imports (module level and lazily), over forecast/, models/, api/."""
-    paths = {_module_name(p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
+    paths = {_module_name_under(ROOT, p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
     known = set(paths)
     return {module: _imported_modules(path, module, known) for module, path in paths.items()}
 
@@ -146,15 +146,15 @@ def test_the_cycle_finder_resolves_relative_and_submodule_imports(tmp_path: Path
         "pkg/__init__.py": "from pkg.c import helper\n",
         "pkg/a.py": "from . import b\n",
         "pkg/b.py": "def f():\n    import pkg.a.thing\n",
-        "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\nelse:\n    from pkg import helper\n",
+        "pkg/c.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\n"
+                     "else:\n    from pkg import helper\n"),
         "pkg/d.py": "from .c import helper\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    known = {"pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d"}
-    graph = {m: _imported_modules(tmp_path / (m.replace(".", "/") + ("/__init__.py" if m == "pkg" else ".py")), m, known)
-             for m in known}
+    paths = {_module_name_under(tmp_path, tmp_path / name): tmp_path / name for name in files}
+    graph = {module: _imported_modules(path, module, set(paths)) for module, path in paths.items()}
     assert graph == {"pkg": {"pkg.c"}, "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg"}, "pkg.d": {"pkg.c"}}
     assert import_cycles(graph) == [["pkg", "pkg.c", "pkg"], ["pkg.a", "pkg.b", "pkg.a"]]
 
