@@ -1,6 +1,7 @@
 """A real server in a subprocess, for examples, benchmarks and tests: `running_server()` starts
 `python -m api.cli serve` (or any `python -m <module> ...` that takes `--host/--port`, e.g. uvicorn)
-on a free 127.0.0.1 port, waits until it answers HTTP, yields its base URL and stops it on exit.
+on a free 127.0.0.1 port, waits until it answers HTTP, yields its base URL and stops it on exit
+(`server_process()` does the same and also yields the process, for a caller that signals it).
 
     with running_server(env={**os.environ, "TURNSIGNAL_DATABASE_URL": url}) as base_url:
         httpx.get(base_url + "/v1/me")                       # 401: it answers
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,11 +63,13 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float, st
 
 
 @contextmanager
-def running_server(env: Mapping[str, str] | None = None, port: int | None = None, *, args: Sequence[str] = SERVE,
+def server_process(env: Mapping[str, str] | None = None, port: int | None = None, *, args: Sequence[str] = SERVE,
                    host: str = "127.0.0.1", ready_path: str = "/schema/openapi.json", timeout: float = 120.0,
-                   quiet: bool = True, cwd: str | Path = ROOT, stop_timeout: float = 20.0) -> Iterator[str]:
+                   quiet: bool = True, cwd: str | Path = ROOT,
+                   stop_timeout: float = 20.0) -> Iterator[tuple[subprocess.Popen, str]]:
     """Run `python -m <args> --host <host> --port <port>` (default `turnsignal serve`) with `env`
-    (default: this process's environment) and yield its base URL once it answers `ready_path`.
+    (default: this process's environment) and yield (its process, its base URL) once it answers
+    `ready_path`: for a caller that signals the server itself; others use `running_server`.
 
     `port`: default a free one. `timeout`: seconds to wait for the first answer (start-up includes
     migrations; it is slow on a loaded 2-core machine). `quiet`: capture the server's stderr (shown
@@ -81,9 +85,16 @@ def running_server(env: Mapping[str, str] | None = None, port: int | None = None
         try:
             base_url = f"http://{host}:{port}"
             wait_until_answering(base_url + ready_path, process, timeout, stderr)
-            yield base_url
+            yield process, base_url
         finally:
             stop(process, stop_timeout)
+
+
+@contextmanager
+def running_server(env: Mapping[str, str] | None = None, port: int | None = None, **options: Any) -> Iterator[str]:
+    """`server_process(env, port, **options)` yielding only the base URL: the usual way to start a server."""
+    with server_process(env, port, **options) as (_, base_url):
+        yield base_url
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:

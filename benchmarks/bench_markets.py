@@ -43,13 +43,11 @@ def _pg_url() -> str | None:
 
 @dataclass
 class Server:
-    base_url: str
-    admin_key: str
-    settings: Any
+    """A running server: its base URL, an admin's Authorization header, and the Settings of its database."""
 
-    @property
-    def admin_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_key}"}
+    base_url: str
+    admin_headers: dict[str, str]
+    settings: Any
 
 
 @contextlib.asynccontextmanager
@@ -80,7 +78,7 @@ async def running_server(database: str) -> AsyncIterator[Server]:
         server = serve(env, args=args, timeout=120.0)
         base = await asyncio.to_thread(server.__enter__)
         try:
-            yield Server(base, key, settings)
+            yield Server(base, {"Authorization": f"Bearer {key}"}, settings)
         finally:
             await asyncio.to_thread(server.__exit__, None, None, None)
     finally:

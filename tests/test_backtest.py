@@ -129,23 +129,31 @@ def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result
     assert "| hierarchical_stacked | all |" in format_summary_table(sim_result.summary)
 
 
-def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, monkeypatch) -> None:
-    """Spy on what each method is fitted with and on the targets it predicts (no smooth values)."""
-    seen: dict[str, pd.DataFrame] = {}
+def recording_forecaster(seen: dict[str, pd.DataFrame], prefix: str, draws: int) -> type:
+    """A stand-in for EmergenceForecaster that records what it is given instead of sampling: each fit's
+    rows under `seen[prefix + trend]` (and as `.training_rows`), the last targets under `seen["targets"]`;
+    it predicts `draws` draws of 0.5 (with spread 1) for every target."""
 
-    class FakeForecaster:
+    class RecordingForecaster:
         def __init__(self, config):
             self.config, self.diagnostics = config, None
             self.design = type("D", (), {"notes": [], "data_hash": "same"})()
 
-        def fit(self, table, progress=True):
-            seen[f"hierarchical:{self.config.trend}"] = table.copy()
-            self.training_rows = table
+        def fit(self, rows, progress=True):
+            seen[prefix + self.config.trend] = rows.copy()
+            self.training_rows = rows
             return self
 
         def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
             seen["targets"] = targets.copy()
-            return np.full((7, len(targets)), 0.5), np.ones((7, len(targets)))
+            return np.full((draws, len(targets)), 0.5), np.ones((draws, len(targets)))
+
+    return RecordingForecaster
+
+
+def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, monkeypatch) -> None:
+    """Spy on what each method is fitted with and on the targets it predicts (no smooth values)."""
+    seen: dict[str, pd.DataFrame] = {}
 
     def spy(name, real):
         def fit(rows, **kwargs):
@@ -153,7 +161,7 @@ def test_every_method_is_fitted_on_training_rows_only(sim_table, sim_config, mon
             return real(rows, **kwargs)
         return fit
 
-    monkeypatch.setattr(backtest_run, "EmergenceForecaster", FakeForecaster)
+    monkeypatch.setattr(backtest_run, "EmergenceForecaster", recording_forecaster(seen, "hierarchical:", draws=7))
     monkeypatch.setattr(stacking, "compare_forms", lambda fits: pd.DataFrame(
         {"weight": [1 / len(fits)] * len(fits), "n_pareto_k_high": 0, "pareto_k_max": 0.1}, index=list(fits)))
 
@@ -239,20 +247,7 @@ def test_checkpoints_train_the_link_but_targets_are_final_and_cuts_use_final_siz
     final = table[table["step"] == FINAL_STEP]
     cut = float(final.loc[final["params"] <= SIM_CUT, "compute_flops"].max())
     seen: dict[str, pd.DataFrame] = {}
-
-    class FakeForecaster:
-        def __init__(self, config):
-            self.config, self.diagnostics = config, None
-            self.design = type("D", (), {"notes": [], "data_hash": "same"})()
-
-        def fit(self, rows, progress=True):
-            seen[self.config.trend] = rows.copy()
-            return self
-
-        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
-            return np.full((5, len(targets)), 0.5), np.ones((5, len(targets)))
-
-    monkeypatch.setattr(backtest_run, "EmergenceForecaster", FakeForecaster)
+    monkeypatch.setattr(backtest_run, "EmergenceForecaster", recording_forecaster(seen, "", draws=5))
     for link in ("all", "final"):
         config = FitConfig(success_metric=["acc"], link_checkpoints=link, checkpoints_per_run=8, **TINY)
         result = run_backtest(table, train_max_flops=cut, config=config, n_boot=10, progress=False,

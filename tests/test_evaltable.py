@@ -173,34 +173,38 @@ def test_example_tables_validate() -> None:
 # ----------------------------------------------------------------------------- bad tables
 
 
-def test_missing_required_column(tmp_path: Path) -> None:
-    header = "family,model,task,metric,value"
-    path = write_csv(tmp_path, ["f,a,t,bpb,1.0"], header=header)
+def refusal(tmp_path: Path, rows: list[str], header: str = HEADER) -> tuple[Path, EvalTableError]:
+    """Write `rows` as a CSV and read it back, which must fail: (the file, the EvalTableError)."""
+    path = write_csv(tmp_path, rows, header=header)
     with pytest.raises(EvalTableError) as info:
         read_eval_table(path)
-    problem = only_problem(info.value)
+    return path, info.value
+
+
+def refused(tmp_path: Path, rows: list[str], row: int, column: str) -> str:
+    """The message refusing `rows`, checked to name the file, the 1-based data `row` and `column`."""
+    path, err = refusal(tmp_path, rows)
+    assert_names(err, path, row, column)
+    return str(err)
+
+
+def test_missing_required_column(tmp_path: Path) -> None:
+    path, err = refusal(tmp_path, ["f,a,t,bpb,1.0"], header="family,model,task,metric,value")
+    problem = only_problem(err)
     assert (problem.column, problem.row) == ("params", None)
-    assert str(path) in str(info.value) and "'params'" in str(info.value)
-    assert "missing" in str(info.value)
+    assert str(path) in str(err) and "'params'" in str(err)
+    assert "missing" in str(err)
 
 
 def test_non_numeric_value(tmp_path: Path) -> None:
-    rows = GOOD_ROWS[:2] + ["ladder,m370,370e6,7.4e9,arc_easy,bpb,abc,"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 3, "value")
-    assert "not a number: 'abc'" in str(info.value)
-    assert "line 2" in str(info.value)  # the message states the row convention
+    text = refused(tmp_path, GOOD_ROWS[:2] + ["ladder,m370,370e6,7.4e9,arc_easy,bpb,abc,"], 3, "value")
+    assert "not a number: 'abc'" in text
+    assert "line 2" in text  # the message states the row convention
 
 
 @pytest.mark.parametrize("bad", ["inf", "-inf", "nan", ""])
 def test_non_finite_or_missing_value(tmp_path: Path, bad: str) -> None:
-    rows = GOOD_ROWS[:1] + [f"ladder,m370,370e6,7.4e9,arc_easy,bpb,{bad},"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 2, "value")
+    refused(tmp_path, GOOD_ROWS[:1] + [f"ladder,m370,370e6,7.4e9,arc_easy,bpb,{bad},"], 2, "value")
 
 
 def test_non_finite_params_in_dataframe() -> None:
@@ -214,38 +218,23 @@ def test_non_finite_params_in_dataframe() -> None:
 @pytest.mark.parametrize("params", ["0", "-5e8"])
 def test_params_must_be_positive(tmp_path: Path, params: str) -> None:
     rows = GOOD_ROWS[:2] + [f"ladder,m0,{params},7.4e9,arc_easy,bpb,1.0,"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 3, "params")
-    assert "must be > 0" in str(info.value)
+    assert "must be > 0" in refused(tmp_path, rows, 3, "params")
 
 
 def test_tokens_must_be_positive(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, ["f,a,1e8,0,t,bpb,1.0,"])
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 1, "tokens")
+    refused(tmp_path, ["f,a,1e8,0,t,bpb,1.0,"], 1, "tokens")
 
 
 @pytest.mark.parametrize("value", ["1.2", "-0.1"])
 def test_success_value_outside_unit_interval(tmp_path: Path, value: str) -> None:
     rows = GOOD_ROWS + [f"ladder,m760,760e6,15e9,arc_easy,len_norm,{value},0.25"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 5, "value")
-    assert "outside [0, 1]" in str(info.value)
+    assert "outside [0, 1]" in refused(tmp_path, rows, 5, "value")
 
 
 def test_conflicting_duplicates(tmp_path: Path) -> None:
-    rows = GOOD_ROWS + ["ladder,m190,190e6,3.8e9,arc_easy,len_norm,0.44,0.25"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 5, "value")
-    assert "conflicting duplicate of row 2" in str(info.value)
-    assert "0.41 vs 0.44" in str(info.value)
+    text = refused(tmp_path, GOOD_ROWS + ["ladder,m190,190e6,3.8e9,arc_easy,len_norm,0.44,0.25"], 5, "value")
+    assert "conflicting duplicate of row 2" in text
+    assert "0.41 vs 0.44" in text
 
 
 def test_same_key_different_step_is_not_a_duplicate(tmp_path: Path) -> None:
@@ -256,44 +245,29 @@ def test_same_key_different_step_is_not_a_duplicate(tmp_path: Path) -> None:
 
 def test_success_metric_without_chance(tmp_path: Path) -> None:
     rows = GOOD_ROWS + ["ladder,m760,760e6,15e9,arc_easy,len_norm,0.5,"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 5, "chance")
-    assert "chance" in str(info.value)
+    path, err = refusal(tmp_path, rows)
+    assert_names(err, path, 5, "chance")
+    assert "chance" in str(err)
     assert read_eval_table(path, chance=0.25)["chance"].iloc[-1] == 0.25
 
 
 def test_chance_out_of_range(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, ["f,a,1e8,2e9,t,acc,0.5,1.0"])
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 1, "chance")
+    refused(tmp_path, ["f,a,1e8,2e9,t,acc,0.5,1.0"], 1, "chance")
 
 
 def test_unknown_metric_without_direction(tmp_path: Path) -> None:
     rows = GOOD_ROWS + ["ladder,m760,760e6,15e9,arc_easy,brier,0.2,"]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 5, "metric")
-    assert "unknown metric 'brier'" in str(info.value)
+    assert "unknown metric 'brier'" in refused(tmp_path, rows, 5, "metric")
 
 
 def test_star_task_rejected_for_success_metric(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, ["f,a,1e8,2e9,*,acc,0.5,0.25"])
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert_names(info.value, path, 1, "task")
+    refused(tmp_path, ["f,a,1e8,2e9,*,acc,0.5,0.25"], 1, "task")
 
 
 def test_all_problems_collected_and_capped(tmp_path: Path) -> None:
-    rows = [f"f,m{i},-1,2e9,t,bpb,x," for i in range(30)]
-    path = write_csv(tmp_path, rows)
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    assert len(info.value.problems) == 60  # params and value on every row
-    text = str(info.value)
+    _, err = refusal(tmp_path, [f"f,m{i},-1,2e9,t,bpb,x," for i in range(30)])
+    assert len(err.problems) == 60  # params and value on every row
+    text = str(err)
     assert "60 problem(s)" in text and "and 40 more" in text
     assert text.count("\n  - ") == 20
 
@@ -307,11 +281,9 @@ def test_missing_file_and_jsonl_are_refused(tmp_path: Path) -> None:
 
 
 def test_ragged_csv_rows_are_reported(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, GOOD_ROWS[:1] + ["ladder,m370,370e6,7.4e9,arc_easy,bpb,1.05,,extra"])
-    with pytest.raises(EvalTableError) as info:
-        read_eval_table(path)
-    problem = only_problem(info.value)
-    assert problem.row == 2 and "9 fields, the header has 8" in str(info.value)
+    _, err = refusal(tmp_path, GOOD_ROWS[:1] + ["ladder,m370,370e6,7.4e9,arc_easy,bpb,1.05,,extra"])
+    problem = only_problem(err)
+    assert problem.row == 2 and "9 fields, the header has 8" in str(err)
 
 
 def test_error_is_a_value_error() -> None:

@@ -37,3 +37,132 @@ def test_forecast_does_not_import_pymc() -> None:
         if _imported_top_levels(p) & {"pymc", "pytensor", "nutpie"}
     ]
     assert not offenders, offenders
+
+
+# ----------------------------------------------------------------------------- no import cycles
+PACKAGES = ("forecast", "models", "api")
+KNOWN_CYCLES = {
+    # fit_queue and worker move to api/domain/fits/ without it: allowed only while api/fit_queue.py exists
+    frozenset({"api.fit_queue", "api.worker"}): ROOT / "api" / "fit_queue.py",
+    # read_eval_table lazily imports adapters' lm_eval_results_frame, and adapters imports evaltable: no
+    # change removes it yet, so it stays allowed (the file always exists) until this entry is deleted
+    frozenset({"forecast.adapters", "forecast.evaltable"}): ROOT / "forecast" / "evaltable.py",
+}
+"""Known cycles, each allowed (exactly its set of modules) only while the given file exists."""
+
+
+def _module_name_under(root: Path, path: Path) -> str:
+    """`<root>/api/db/models.py` -> "api.db.models"; a package's `__init__.py` is the package."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _import_nodes(node: ast.AST):
+    """Every Import/ImportFrom under `node`, in functions too, but not in `if TYPE_CHECKING:` bodies
+    (they never run; their `else:` branch does)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            for branch in child.orelse:
+                yield from _import_nodes(ast.Module(body=[branch], type_ignores=[]))
+        else:
+            yield from _import_nodes(child)
+
+
+def _imported_modules(path: Path, module: str, known: set[str]) -> set[str]:
+    """The project modules that `module` (at `path`) imports. `import a.b.c` and `from a.b import c`
+    (c a submodule) import a.b.c; `from a.b import name` (name not a submodule) imports a.b. The
+    parent packages that Python initialises on the way are not counted."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        for target in targets:
+            while target and target not in known:  # `import a.b.function`-style leftovers: the module part
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                found.add(target)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (module level and lazily), over forecast/, models/, api/."""
+    paths = {_module_name_under(ROOT, p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
+    known = set(paths)
+    return {module: _imported_modules(path, module, known) for module, path in paths.items()}
+
+
+def _shortest_cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """The shortest path start -> ... -> start (breadth first), or None."""
+    previous: dict[str, str] = {}
+    frontier, seen = [start], {start}
+    while frontier:
+        following = []
+        for node in frontier:
+            for target in sorted(graph[node]):
+                if target == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return [start, *reversed(path[:-1]), start]
+                if target not in seen:
+                    seen.add(target)
+                    previous[target] = node
+                    following.append(target)
+        frontier = following
+    return None
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The shortest cycle through each module that is on one, each listed once (starting at its
+    alphabetically first module), as a path [a, b, ..., a]."""
+    cycles: dict[tuple[str, ...], list[str]] = {}
+    for module in sorted(graph):
+        cycle = _shortest_cycle_through(graph, module)
+        if cycle is not None:
+            ring = cycle[:-1]
+            first = ring.index(min(ring))
+            ring = ring[first:] + ring[:first]
+            cycles.setdefault(tuple(ring), [*ring, ring[0]])
+    return sorted(cycles.values())
+
+
+def test_the_cycle_finder_resolves_relative_and_submodule_imports(tmp_path: Path) -> None:
+    """On a small made-up package: a relative `from . import b` (b a submodule), a lazy import inside a
+    function, a name imported from a package, and an import under `if TYPE_CHECKING:` (not counted)."""
+    files = {
+        "pkg/__init__.py": "from pkg.c import helper\n",
+        "pkg/a.py": "from . import b\n",
+        "pkg/b.py": "def f():\n    import pkg.a.thing\n",
+        "pkg/c.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\n"
+                     "else:\n    from pkg import helper\n"),
+        "pkg/d.py": "from .c import helper\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    paths = {_module_name_under(tmp_path, tmp_path / name): tmp_path / name for name in files}
+    graph = {module: _imported_modules(path, module, set(paths)) for module, path in paths.items()}
+    assert graph == {"pkg": {"pkg.c"}, "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg"}, "pkg.d": {"pkg.c"}}
+    assert import_cycles(graph) == [["pkg", "pkg.c", "pkg"], ["pkg.a", "pkg.b", "pkg.a"]]
+
+
+def test_no_import_cycles_among_project_modules() -> None:
+    """No module of forecast/, models/ or api/ imports itself back through others, counting imports
+    inside functions (they run too); only `if TYPE_CHECKING:` imports are left out."""
+    cycles = [c for c in import_cycles(import_graph())
+              if not (frozenset(c) in KNOWN_CYCLES and KNOWN_CYCLES[frozenset(c)].exists())]
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

@@ -1,6 +1,10 @@
 """Fixtures for the API tests: a fresh real database per test, parametrised over SQLite (always) and
 PostgreSQL (when TURNSIGNAL_TEST_POSTGRES_URL is set), and an AsyncTestClient on the real app.
 
+`settings` names the test's database; `fit_settings` adds a private data directory (fit posteriors)
+and a short fit lease and worker poll, so a test's worker finds a dead one within seconds. The app
+runs on `fit_settings`; tests that run a worker pass it `fit_settings` too.
+
 PostgreSQL isolation: each test gets its own randomly named schema (search_path), created before
 and dropped (CASCADE) after the test, so parallel runs and leftovers never collide.
 
@@ -12,10 +16,12 @@ Test modules set `pytestmark = pytest.mark.anyio`. Use from other test modules (
 """
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +72,15 @@ async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture
-async def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+def fit_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """`settings` with fit posteriors under the test's tmp dir, a 3 s fit lease and a 0.2 s worker poll."""
+    return dataclasses.replace(settings, data_dir=str(tmp_path / "data"), fit_lease_seconds=3.0,
+                               worker_poll_seconds=0.2)
+
+
+@pytest.fixture
+async def app(fit_settings: Settings) -> Litestar:
+    return create_app(fit_settings)
 
 
 @pytest.fixture
@@ -90,10 +103,11 @@ class Actor:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-@pytest.fixture
-async def db_session(settings: Settings, client: AsyncTestClient) -> AsyncIterator[AsyncSession]:
-    """A session on the test database from the test's own event loop (the test client runs the app
-    in another loop, so the app's pooled connections must not be used here)."""
+@asynccontextmanager
+async def db(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on a private engine (disposed afterwards) in the caller's event loop: the test client
+    runs the app in another loop, and an asyncpg connection must not cross loops, so the app's pooled
+    connections are never used from a test."""
     engine = create_engine(settings)
     try:
         async with create_session_factory(engine)() as session:
@@ -103,16 +117,24 @@ async def db_session(settings: Settings, client: AsyncTestClient) -> AsyncIterat
 
 
 @pytest.fixture
-def make_participant(db_session: AsyncSession) -> Callable[..., Awaitable[Actor]]:
+async def db_session(settings: Settings, client: AsyncTestClient) -> AsyncIterator[AsyncSession]:
+    """A session on the test database from the test's own event loop (after the app has migrated it)."""
+    async with db(settings) as session:
+        yield session
+
+
+async def create_actor(session: AsyncSession, handle: str, role: str = "participant", is_bot: bool = False,
+                       display_name: str | None = None) -> Actor:
     """Create a participant directly through the service (as `turnsignal admin create-participant` does)."""
     from api.domain.participants.schemas import ParticipantCreate
     from api.domain.participants.service import create_participant
 
-    async def make(handle: str, role: str = "participant", is_bot: bool = False) -> Actor:
-        async with contextlib.nullcontext(db_session) as session:
-            created = await create_participant(
-                session, ParticipantCreate(handle=handle, display_name=handle.title(), role=role, is_bot=is_bot)
-            )
-        return Actor(created.participant.id, created.participant.handle, created.api_key)
+    created = await create_participant(session, ParticipantCreate(
+        handle=handle, display_name=display_name or handle.title(), role=role, is_bot=is_bot))
+    return Actor(created.participant.id, created.participant.handle, created.api_key)
 
-    return make
+
+@pytest.fixture
+def make_participant(db_session: AsyncSession) -> Callable[..., Awaitable[Actor]]:
+    """`await make_participant(handle, role="participant", is_bot=False)` -> Actor, on the test database."""
+    return functools.partial(create_actor, db_session)

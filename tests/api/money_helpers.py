@@ -2,37 +2,24 @@
 resolution hook driven the way the resolution service drives it, and balance/audit readers.
 
 Litestar's AsyncTestClient runs the app in a portal thread with its own event loop, so test-side
-database access uses its own short-lived engine (`db(settings)`), never the app's pool: an asyncpg
-connection must not cross event loops."""
+database access uses its own short-lived engine (`db(settings)`, from conftest), never the app's
+pool: an asyncpg connection must not cross event loops."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from api.db import create_engine, create_session_factory, new_id, transaction, utcnow
+from api.db import new_id, transaction, utcnow
 from api.db.models import Question
 from api.db.money import LedgerEntry
 from api.hooks import ResolutionEvent, run_resolution_hooks
 from api.settings import Settings
-from tests.api.conftest import Actor
+from tests.api.conftest import Actor, create_actor, db
 
 MICRO = 1_000_000
 _keys = itertools.count()
-
-
-@asynccontextmanager
-async def db(settings: Settings) -> AsyncIterator:
-    """A session on a private engine (disposed afterwards) in the test's event loop."""
-    engine = create_engine(settings)
-    try:
-        async with create_session_factory(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 async def register(client, handle: str) -> Actor:
@@ -43,12 +30,8 @@ async def register(client, handle: str) -> Actor:
 
 
 async def make_admin(settings: Settings, handle: str = "root") -> Actor:
-    from api.domain.participants.schemas import ParticipantCreate
-    from api.domain.participants.service import create_participant
-
     async with db(settings) as session:
-        created = await create_participant(session, ParticipantCreate(handle=handle, display_name="Admin", role="admin"))
-    return Actor(created.participant.id, handle, created.api_key)
+        return await create_actor(session, handle, role="admin", display_name="Admin")
 
 
 def idem(headers: dict[str, str], key: str | None = None) -> dict[str, str]:

@@ -6,13 +6,11 @@ the real worker loop.
 """
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from api.db import utcnow
 from api.db.models import Participant, Prediction
 from api.domain.fits.worker import run_worker
@@ -21,16 +19,6 @@ from tests.api.test_fits import FAMILY, HELD_BACK, TINY, dataset_id, held_back_r
 pytestmark = pytest.mark.anyio
 
 ANNOUNCED = "1B-5xC-announced"  # the same scale as HELD_BACK, announced in the fit request's targets
-
-
-@pytest.fixture
-def fit_settings(settings, tmp_path):
-    return dataclasses.replace(settings, data_dir=str(tmp_path / "data"), fit_lease_seconds=3.0, worker_poll_seconds=0.2)
-
-
-@pytest.fixture
-async def app(fit_settings):
-    return create_app(fit_settings)
 
 
 def _scale() -> dict[str, float]:

@@ -1,6 +1,7 @@
-"""api.devserver.running_server: the one helper that starts a real server (examples, benchmarks,
-tests). It serves the real app on a free port until the block ends, and a server that cannot start
-is a RuntimeError saying why (with its stderr), not a hang."""
+"""api.devserver.running_server (and server_process, which also hands over the process): the one
+helper that starts a real server (examples, benchmarks, tests). It serves the real app on a free
+port until the block ends, and a server that cannot start is a RuntimeError saying why (with its
+stderr), not a hang."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import os
 import httpx
 import pytest
 
-from api.devserver import running_server
+from api.devserver import SERVE, running_server, server_process
 
 
 def test_serves_the_app_on_a_free_port_and_stops_it(tmp_path) -> None:
@@ -39,31 +40,24 @@ def test_serve_with_worker_stops_its_worker_on_sigterm(tmp_path) -> None:
     """uvicorn re-raises the SIGTERM it shut down on; `turnsignal serve --with-worker` must still run
     its clean-up and stop the fit worker (it used to be orphaned)."""
     import signal
-    import subprocess
-    import sys
     import time
-
-    from api.devserver import free_port, wait_until_answering
 
     env = {**os.environ, "TURNSIGNAL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ts.db'}",
            "TURNSIGNAL_DATA_DIR": str(tmp_path / "data")}
-    port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--with-worker", "--port", str(port)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_until_answering(f"http://127.0.0.1:{port}/v1/me", serve, timeout=120)
-        serve.send_signal(signal.SIGTERM)
-        assert serve.wait(timeout=30) == 128 + signal.SIGTERM
-        deadline = time.monotonic() + 15
-        while True:  # the process group (serve and its worker) empties
-            try:
-                os.killpg(serve.pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < deadline, "the fit worker outlived `turnsignal serve`"
-            time.sleep(0.1)
-    finally:
+    with server_process(env, args=(*SERVE, "--with-worker"), ready_path="/v1/me") as (serve, _):
         try:
-            os.killpg(serve.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=30) == 128 + signal.SIGTERM
+            deadline = time.monotonic() + 15
+            while True:  # the process group (serve and its worker) empties
+                try:
+                    os.killpg(serve.pid, 0)
+                except ProcessLookupError:
+                    break
+                assert time.monotonic() < deadline, "the fit worker outlived `turnsignal serve`"
+                time.sleep(0.1)
+        finally:
+            try:
+                os.killpg(serve.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

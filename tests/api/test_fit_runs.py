@@ -12,14 +12,12 @@ adapted to the model's curved link posterior. On this slice that diverges on 11 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
-from api.app import create_app
 from api.domain.fits.worker import posterior_path, run_worker
 from tests.api.test_fits import TINY, dataset_id, poll
 
@@ -27,16 +25,6 @@ pytestmark = pytest.mark.anyio
 
 DIVERGENT = {**TINY, "target_accept": 0.55, "tune": 50, "seed": 3}
 LONG = {**TINY, "draws": 20_000, "tune": 1000, "seed": 5}  # minutes of sampling if nobody stops it
-
-
-@pytest.fixture
-def fit_settings(settings, tmp_path):
-    return dataclasses.replace(settings, data_dir=str(tmp_path / "data"), fit_lease_seconds=3.0, worker_poll_seconds=0.2)
-
-
-@pytest.fixture
-async def app(fit_settings):
-    return create_app(fit_settings)
 
 
 async def test_a_divergent_fit_is_done_with_the_warning_in_its_diagnostics(client, make_participant, fit_settings):

@@ -13,13 +13,14 @@ Tiny fits (3 tasks, 150 draws x 2 chains) keep this fast; the low ESS this gives
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,16 +41,6 @@ FAMILY = "OLMo-2 (peteish) ladder"
 HELD_BACK = "1B-5xC"
 TINY = {"tasks": TASKS, "smooth_metric": "bpb", "success_metric": ["len_norm", "acc"], "draws": 150, "tune": 150,
         "chains": 2, "seed": 1}
-
-
-@pytest.fixture
-def fit_settings(settings, tmp_path):
-    return dataclasses.replace(settings, data_dir=str(tmp_path / "data"), fit_lease_seconds=3.0, worker_poll_seconds=0.2)
-
-
-@pytest.fixture
-async def app(fit_settings):
-    return create_app(fit_settings)
 
 
 def on_postgres(settings) -> bool:
@@ -90,6 +81,14 @@ async def dataset_id(client, actor, table=None) -> str:
     r = await upload(client, actor, csv_bytes(training_table() if table is None else table))
     assert r.status_code in (200, 201), r.text
     return r.json()["id"]
+
+
+async def queued_fit(client, make_participant) -> tuple:
+    """(alice, her training dataset's id, the id of the TINY fit of it she requested): a fit just queued."""
+    alice = await make_participant("alice")
+    ds = await dataset_id(client, alice)
+    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
+    return alice, ds, fit_id
 
 
 def test_the_api_process_never_imports_pymc(tmp_path):
@@ -255,21 +254,27 @@ def _worker_env(settings) -> dict[str, str]:
     return env
 
 
-async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_restart(client, make_participant, fit_settings,
-                                                                                     db_session):
-    alice = await make_participant("alice")
-    ds = await dataset_id(client, alice)
-    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
-    worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"], cwd=ROOT, env=_worker_env(fit_settings),
+@contextmanager
+def worker_process(settings) -> Iterator[subprocess.Popen]:
+    """`python -m api.domain.fits.worker` on `settings`' database and data dir; killed (if still running) and reaped on exit."""
+    worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"], cwd=ROOT, env=_worker_env(settings),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()  # a stopped worker's abandoned sampler thread would keep it alive until the fit ends
+        worker.wait(timeout=10)
+
+
+async def test_sigkilled_worker_job_is_retried_and_queued_jobs_survive_an_api_restart(client, make_participant, fit_settings,
+                                                                                     db_session):
+    alice, ds, fit_id = await queued_fit(client, make_participant)
+    with worker_process(fit_settings) as worker:
         running = await poll(client, alice, fit_id, until=("running", "done", "failed"), timeout=120)
         assert running["state"] == "running", running
         os.kill(worker.pid, signal.SIGKILL)  # mid-fit
         worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     assert (await client.get(f"/v1/fits/{fit_id}", headers=alice.headers)).json()["state"] == "running"
     if on_postgres(fit_settings):  # the killed procrastinate worker's job is left 'doing'
         assert (await procrastinate_job(db_session, fit_id))["status"] == "doing"
@@ -293,9 +298,7 @@ async def test_a_lost_job_is_failed_with_its_reason_once_attempts_are_used(clien
     from api.domain.fits.repository import FitJob
     from api.domain.fits.worker import reap_expired
 
-    alice = await make_participant("alice")
-    ds = await dataset_id(client, alice)
-    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
+    alice, _, fit_id = await queued_fit(client, make_participant)
     await db_session.execute(update(FitJob).where(FitJob.id == fit_id).values(
         state="running", attempts=2, lease_owner="dead:1", lease_expires_at=utcnow() - timedelta(seconds=1)))
     await db_session.commit()
@@ -330,18 +333,11 @@ async def test_a_stopped_worker_hands_its_running_fit_back(client, make_particip
     test above covers it.)"""
     if not on_postgres(fit_settings):
         pytest.skip("procrastinate worker shutdown: PostgreSQL only")
-    alice = await make_participant("alice")
-    ds = await dataset_id(client, alice)
-    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
-    worker = subprocess.Popen([sys.executable, "-m", "api.domain.fits.worker"], cwd=ROOT, env=_worker_env(fit_settings),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    alice, _, fit_id = await queued_fit(client, make_participant)
+    with worker_process(fit_settings) as worker:
         assert (await poll(client, alice, fit_id, until=("running", "done", "failed"), timeout=120))["state"] == "running"
         worker.send_signal(signal.SIGTERM)
         handed_back = await poll(client, alice, fit_id, until=("queued", "done", "failed"), timeout=30)
-    finally:
-        worker.kill()  # its abandoned sampler thread would keep the process alive until the fit ends
-        worker.wait(timeout=10)
     assert handed_back["state"] == "queued" and handed_back["attempts"] == 0, handed_back
     assert "stopped" in handed_back["stage"]
     job = await procrastinate_job(db_session, fit_id)
@@ -359,9 +355,7 @@ async def test_a_fit_without_a_live_procrastinate_job_gets_a_new_one(client, mak
     from api.domain.fits.repository import FitJob
     from api.domain.fits.queue import procrastinate_app, reconcile
 
-    alice = await make_participant("alice")
-    ds = await dataset_id(client, alice)
-    fit_id = (await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)).json()["id"]
+    alice, _, fit_id = await queued_fit(client, make_participant)
     sessions = create_session_factory(db_session.bind)
     app = procrastinate_app(fit_settings)
     async with app.open_async():
