@@ -306,11 +306,11 @@ def lm_eval_results_frame(
                                       "not an lm-evaluation-harness results file: no 'results'")])
     config = payload.get("config") if isinstance(payload.get("config"), Mapping) else {}
     args = _model_args(config.get("model_args"))
-    model = model or next((args[k] for k in _MODEL_KEYS if args.get(k)), None)
-    model = model or payload.get("model_name")
+    model = model or _model_name(payload)
     if params is None and _is_number(config.get("model_num_parameters")) \
             and config["model_num_parameters"] > 0:
         params = float(config["model_num_parameters"])
+    _check_identity(source, model=model, params=params)
     step = _revision_step(args.get("revision"), config.get("model_revision"))
     tasks = _leaf_tasks(payload, source, note)
     _check_chance_names(chance, tasks, source)
@@ -353,6 +353,19 @@ def lm_eval_results_frame(
     return pd.DataFrame.from_records(records)
 
 
+def _check_identity(source: str, *, model: str | None, params: float | None) -> None:
+    """The model name and parameter count must come from the file or the caller."""
+    problems = []
+    if not model:
+        problems.append(Problem(source, None, "model", "no model name in config.model_args "
+                                "(pretrained=...) or model_name: give the model name (--model)"))
+    if params is None:
+        problems.append(Problem(source, None, "params", "no parameter count in "
+                                "config.model_num_parameters: give it (--params)"))
+    if problems:
+        raise EvalTableError(problems)
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
@@ -378,6 +391,31 @@ def _model_args(model_args: Any) -> dict[str, str]:
         return {str(k): str(v) for k, v in model_args.items() if v is not None}
     pairs = (item.partition("=") for item in str(model_args or "").split(","))
     return {k.strip(): v.strip() for k, sep, v in pairs if sep}
+
+
+def _model_name(payload: Mapping[str, Any]) -> str | None:
+    """The evaluated model's name: `pretrained=` (or model/path/engine/base_name) of
+    `config.model_args`, else the top-level `model_name`."""
+    config = payload.get("config") if isinstance(payload.get("config"), Mapping) else {}
+    args = _model_args(config.get("model_args"))
+    name = next((args[k] for k in _MODEL_KEYS if args.get(k)), None) or payload.get("model_name")
+    return str(name) if name else None
+
+
+def lm_eval_run_model(directory: str | Path) -> str | None:
+    """Model name recorded by the results JSON(s) in an lm-eval output folder (None if there is
+    none, or they name different models)."""
+    names = set()
+    for path in Path(directory).glob("*.json"):
+        if path.name.startswith("samples_"):
+            continue
+        try:
+            payload = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(payload, Mapping) and "results" in payload:
+            names.add(_model_name(payload))
+    return names.pop() if len(names) == 1 else None
 
 
 def _revision_step(*revisions: Any) -> int | None:
@@ -609,8 +647,8 @@ def _run_samples_files(results_path: Path, samples_dir: str | Path | None) -> di
 def lm_eval_samples(
     path: str | Path,
     *,
-    family: str,
-    model: str,
+    family: str | None = None,
+    model: str | None = None,
     task: str | None = None,
     note: Note | None = None,
 ) -> pd.DataFrame:
@@ -630,10 +668,17 @@ def lm_eval_samples(
     first. Samples that are not multiple-choice log-likelihood requests are skipped. In a
     directory, files of tasks with none (generative and loglikelihood tasks) or with a per-sample
     `acc` that is not 0/1 (several correct answers, e.g. truthfulqa_mc2) are skipped with a note;
-    a single such file, or a directory with no usable file, raises ValueError.
+    a single such file, or a directory with no usable file, raises ValueError. `model` defaults
+    to the model the run's results JSON (same folder) names, `family` to `model`, as
+    `lm_eval_results` does, so margins and eval table rows match.
     """
     note = note or _warn
     path = Path(path)
+    model = model or lm_eval_run_model(path if path.is_dir() else path.parent)
+    if model is None:
+        raise ValueError(f"{path}: no results JSON beside the samples names the model: give the "
+                         "model (and family) names")
+    family = family or model
     if path.is_dir():
         files = lm_eval_sample_files(path)
         if not files:
