@@ -225,11 +225,12 @@ LM_EVAL_CHANCE: dict[str, float] = {
     "mnli": 1 / 3, "cb": 1 / 3, "anli_r1": 1 / 3, "anli_r2": 1 / 3, "anli_r3": 1 / 3,
     "lambada": 0.0, "gsm8k": 0.0, "triviaqa": 0.0, "nq_open": 0.0,
 }
-# Task-name prefixes with one chance rate for the whole family (mmlu subjects and subject groups,
-# the old `hendrycksTest-*` names, lambada variants, gsm8k variants, blimp minimal pairs).
-LM_EVAL_CHANCE_PREFIXES: tuple[tuple[str, float], ...] = (
-    ("mmlu_", 1 / 4), ("hendrycksTest-", 1 / 4), ("lambada_", 0.0), ("gsm8k_", 0.0),
-    ("blimp_", 1 / 2),
+# Task-name patterns (matched at the start) with one chance rate for the whole family: mmlu
+# subjects and subject groups (not mmlu_pro, which has up to 10 options), the old
+# `hendrycksTest-*` names, lambada and gsm8k variants, blimp minimal pairs.
+LM_EVAL_CHANCE_PATTERNS: tuple[tuple[str, float], ...] = (
+    (r"mmlu_(?!pro)", 1 / 4), (r"hendrycksTest-", 1 / 4), (r"lambada_", 0.0), (r"gsm8k_", 0.0),
+    (r"blimp_", 1 / 2),
 )
 # Output types whose success metric is an exact match of open-ended text or a single
 # continuation's greedy check (lambada): guessing has (essentially) zero success.
@@ -314,43 +315,47 @@ def lm_eval_results_frame(
     step = _revision_step(args.get("revision"), config.get("model_revision"))
     tasks = _leaf_tasks(payload, source, note)
     _check_chance_names(chance, tasks, source)
-    records = []
-    for task in tasks:
-        metrics = _task_metrics(results[task])
-        if not metrics:
-            note(f"{source}: skipped task {task}: no known metric (found "
-                 f"{_listing(_metric_names(results[task]))})")
-            continue
-        rate, origin = _chance_and_origin(payload, task, chance, samples or {})
-        if rate is None and any(lookup_metric(m).kind == "success" for m in metrics):
-            note(f"{source}: skipped task {task}: no chance rate for its "
-                 f"{', '.join(m for m in metrics if lookup_metric(m).kind == 'success')} "
-                 f"({origin}); give one with --chance {task}=RATE")
-            continue
-        for metric, (filter_name, value, stderr) in metrics.items():
-            success = lookup_metric(metric).kind == "success"
-            records.append({
-                "family": family or model,
-                "model": model,
-                "params": params,
-                "tokens": tokens,
-                "task": task,
-                "metric": metric,
-                "value": value,
-                "chance": rate if success else np.nan,
-                "n_examples": _n_examples(payload, task),
-                "shots": _shots(payload, task),
-                "step": float(step) if step is not None else np.nan,
-                "filter": filter_name,
-                "stderr": stderr,
-                "chance_source": origin if success else None,
-            })
+    identity = {"family": family or model, "model": model, "params": params, "tokens": tokens,
+                "step": float(step) if step is not None else np.nan}
+    records = [record for task in tasks
+               for record in _task_records(payload, task, identity, chance, samples or {},
+                                           source=source, note=note)]
     if not records:
         found = "; ".join(f"{t}: {_listing(_metric_names(results[t]))}" for t in tasks)
         raise EvalTableError([Problem(source, None, None,
                                       f"no usable task in 'results' (metrics found: {found}; known "
                                       f"metrics: {', '.join(known_metric_names())})")])
     return pd.DataFrame.from_records(records)
+
+
+def _task_records(payload: Mapping[str, Any], task: str, identity: Mapping[str, Any], chance: Any,
+                  samples: Mapping[str, Path], *, source: str, note: Note) -> list[dict[str, Any]]:
+    """Eval-table records of one task: one per known metric; success metrics need a chance rate
+    (without one they are left out with a note, smooth metrics kept)."""
+    entry = payload["results"][task]
+    metrics = _task_metrics(entry)
+    if not metrics:
+        note(f"{source}: skipped task {task}: no known metric (found "
+             f"{_listing(_metric_names(entry))})")
+        return []
+    rate, origin = _chance_and_origin(payload, task, chance, samples)
+    success = [m for m in metrics if lookup_metric(m).kind == "success"]
+    if rate is None and success:
+        note(f"{source}: skipped {', '.join(success)} of task {task}: no chance rate ({origin}); "
+             f"give one with --chance {task}=RATE")
+        metrics = {m: v for m, v in metrics.items() if m not in success}
+    return [{
+        **identity,
+        "task": task,
+        "metric": metric,
+        "value": value,
+        "chance": rate if metric in success else np.nan,
+        "n_examples": _n_examples(payload, task),
+        "shots": _shots(payload, task),
+        "filter": filter_name,
+        "stderr": stderr,
+        "chance_source": origin if metric in success else None,
+    } for metric, (filter_name, value, stderr) in metrics.items()]
 
 
 def _check_identity(source: str, *, model: str | None, params: float | None) -> None:
@@ -437,10 +442,11 @@ def _group_names(payload: Mapping[str, Any]) -> set[str]:
 def _leaf_tasks(payload: Mapping[str, Any], source: str, note: Note) -> list[str]:
     """Task names of `results` without group aggregates (noted when any are left out)."""
     groups = _group_names(payload)
-    left_out = [task for task in payload["results"] if task in groups]
+    results = {task: entry for task, entry in payload["results"].items() if isinstance(entry, Mapping)}
+    left_out = [task for task in results if task in groups]
     if left_out:
         note(f"{source}: left out group aggregates {', '.join(left_out)} (their subtasks are kept)")
-    tasks = [task for task in payload["results"] if task not in groups]
+    tasks = [task for task in results if task not in groups]
     if not tasks:
         raise EvalTableError([Problem(source, None, None, "'results' holds only group aggregates")])
     return tasks
@@ -522,7 +528,7 @@ def lm_eval_chance(task: str, config: Mapping[str, Any] | None = None,
     In order: the task config's `doc_to_choice` when it is a list (1 / its length); the samples
     file (mean over samples of 1 / number of choices); the config's `output_type` (0 for
     generate_until / loglikelihood: open-ended answers); the `LM_EVAL_CHANCE` table (exact name,
-    then `LM_EVAL_CHANCE_PREFIXES`).
+    then `LM_EVAL_CHANCE_PATTERNS`).
     """
     config = config or {}
     choices = config.get("doc_to_choice")
@@ -536,8 +542,8 @@ def lm_eval_chance(task: str, config: Mapping[str, Any] | None = None,
         return 0.0, f"output_type {config['output_type']}"
     if task in LM_EVAL_CHANCE:
         return LM_EVAL_CHANCE[task], "table"
-    for prefix, rate in LM_EVAL_CHANCE_PREFIXES:
-        if task.startswith(prefix):
+    for pattern, rate in LM_EVAL_CHANCE_PATTERNS:
+        if re.match(pattern, task):
             return rate, "table"
     tried = f"output_type {config['output_type']}, " if config.get("output_type") else ""
     return None, (f"{tried}no choice list in its config, no samples file, not in the built-in "
@@ -674,6 +680,8 @@ def lm_eval_samples(
     """
     note = note or _warn
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such samples file or folder")
     model = model or lm_eval_run_model(path if path.is_dir() else path.parent)
     if model is None:
         raise ValueError(f"{path}: no results JSON beside the samples names the model: give the "

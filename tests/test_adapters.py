@@ -225,7 +225,7 @@ def test_lm_eval_new_format_groups_generative_and_chance_sources() -> None:
     assert notes[0].endswith("left out group aggregates mmlu, mmlu_humanities, mmlu_stem "
                              "(their subtasks are kept)")
     assert "skipped task coqa: no known metric (found em, f1)" in notes[1]
-    assert "skipped task truthfulqa_mc2: no chance rate for its acc" in notes[2]
+    assert "skipped acc of task truthfulqa_mc2: no chance rate (output_type multiple_choice" in notes[2]
     assert "--chance truthfulqa_mc2=RATE" in notes[2] and len(notes) == 3
     # model, params from the file
     assert set(table["model"]) == {"example-org/lm-8b"} and set(table["params"]) == {8030261248.0}
@@ -250,7 +250,7 @@ def test_lm_eval_samples_dir_option_and_no_samples() -> None:
     # pointing the samples at an empty place: truthfulqa_mc1 has no chance rate either
     table, notes = run_results(LM8B, samples_dir=LM_EVAL / "pythia-160m-0.4.0")
     assert "truthfulqa_mc1" not in set(table["task"])
-    assert any("skipped task truthfulqa_mc1: no chance rate" in n for n in notes)
+    assert any("skipped acc of task truthfulqa_mc1: no chance rate" in n for n in notes)
     assert by_task(table, "chance")["arc_challenge"] == 0.25  # the table, without its samples
 
 
@@ -295,6 +295,7 @@ def test_lm_eval_chance_lookup_order() -> None:
     assert lm_eval_chance("mmlu_college_physics") == (0.25, "table")
     assert lm_eval_chance("blimp_anaphor_gender_agreement") == (0.5, "table")
     assert lm_eval_chance("gsm8k_cot") == (0.0, "table")
+    assert lm_eval_chance("mmlu_pro")[0] is None  # up to 10 options: not an mmlu subject
     assert LM_EVAL_CHANCE["hellaswag"] == 0.25 and LM_EVAL_CHANCE["copa"] == 0.5
     rate, tried = lm_eval_chance("truthfulqa_mc1", {"output_type": "multiple_choice",
                                                     "doc_to_choice": "{{mc1_targets.choices}}"})
@@ -318,6 +319,17 @@ def test_lm_eval_no_known_metric_lists_the_metrics_found(tmp_path: Path) -> None
     message = str(info.value)
     assert str(path) in message
     assert "coqa: em, f1; crows_pairs: pct_stereotype" in message and "known metrics: " in message
+
+
+def test_lm_eval_without_chance_keeps_the_smooth_metric(tmp_path: Path) -> None:
+    path = write_results(tmp_path, {
+        "results": {"my_cloze": {"perplexity,none": 12.5, "acc,none": 0.4}},
+        "config": {"model_args": "pretrained=org/m", "model_num_parameters": 1e9}})
+    table, notes = run_results(path)
+    assert table["metric"].tolist() == ["perplexity"]
+    assert notes == [f"{path}: skipped acc of task my_cloze: no chance rate (no choice list in its "
+                     "config, no samples file, not in the built-in table); give one with --chance "
+                     "my_cloze=RATE"]
 
 
 def test_lm_eval_step_from_dict_model_args_and_model_revision(tmp_path: Path) -> None:
