@@ -410,8 +410,13 @@ def _model_name(payload: Mapping[str, Any]) -> str | None:
 def lm_eval_run_model(directory: str | Path) -> str | None:
     """Model name recorded by the results JSON(s) in an lm-eval output folder (None if there is
     none, or they name different models)."""
-    names = set()
-    for path in Path(directory).glob("*.json"):
+    names = {_model_name(payload) for payload in _results_payloads(Path(directory))}
+    return names.pop() if len(names) == 1 else None
+
+
+def _results_payloads(directory: Path) -> Iterator[Mapping[str, Any]]:
+    """The parsed results JSONs (objects with a 'results' key) in an lm-eval output folder."""
+    for path in sorted(directory.glob("*.json")):
         if path.name.startswith("samples_"):
             continue
         try:
@@ -419,8 +424,7 @@ def lm_eval_run_model(directory: str | Path) -> str | None:
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
         if isinstance(payload, Mapping) and "results" in payload:
-            names.add(_model_name(payload))
-    return names.pop() if len(names) == 1 else None
+            yield payload
 
 
 def _revision_step(*revisions: Any) -> int | None:
@@ -619,17 +623,9 @@ def lm_eval_sample_files(directory: str | Path, *, stamp: str | None = None) -> 
 
 def _legacy_prefixes(directory: Path) -> list[str]:
     """Sanitised `model_args_` prefixes of the results JSONs in `directory` (0.4.0/0.4.1 naming)."""
-    prefixes = []
-    for path in directory.glob("*.json"):
-        if path.name.startswith("samples_"):
-            continue
-        try:
-            config = json.loads(path.read_text()).get("config") or {}
-        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
-            continue
-        if isinstance(config, Mapping) and isinstance(config.get("model_args"), str):
-            prefixes.append(re.sub("/|=", "__", config["model_args"]) + "_")
-    return prefixes
+    configs = (payload.get("config") for payload in _results_payloads(directory))
+    return [re.sub("/|=", "__", config["model_args"]) + "_" for config in configs
+            if isinstance(config, Mapping) and isinstance(config.get("model_args"), str)]
 
 
 def _legacy_task(stem: str, prefixes: list[str]) -> str:
