@@ -601,7 +601,7 @@ def lm_eval_sample_files(directory: str | Path, *, stamp: str | None = None) -> 
     and the 0.4.0/0.4.1 `<model_args>_<task>.jsonl` files (model_args with "/" and "=" written
     as "__"; the task name is what follows the model_args of a results JSON in the same folder,
     else what follows the last argument's value). With several runs of a task the latest time
-    wins; `stamp` keeps only the files of one run (legacy files have no time and are kept).
+    wins; `stamp` keeps only the files of the run with that time ("" = the legacy names).
     """
     directory = Path(directory)
     found: dict[str, tuple[str, Path]] = {}
@@ -657,7 +657,8 @@ def lm_eval_samples(
     """Per-example margins from lm-evaluation-harness `--log_samples` output.
 
     `path` is one samples file or a directory of them (every naming `lm_eval_sample_files`
-    knows; the task name comes from the file name, without its time, unless `task` is given).
+    knows; the task name comes from the file name, without its time; `task` names the task of
+    a single file).
     For each multiple-choice sample, the per-choice log-likelihoods (nats) are read from
     `filtered_resps` (falling back to `resps`), each entry `[loglikelihood, is_greedy]` (numbers,
     or strings as the harness >= 0.4.3 writes them), and the correct choice from `target` (an
@@ -692,7 +693,7 @@ def lm_eval_samples(
     frames = []
     for name, file in files.items():
         try:
-            frames.append(_samples_file(file, family=family, model=model, task=task or name))
+            frames.append(_samples_file(file, family=family, model=model, task=name))
         except _NotMultipleChoice as reason:
             if len(files) == 1:
                 raise ValueError(str(reason)) from None
