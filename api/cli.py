@@ -432,7 +432,10 @@ def data_lm_eval_samples(
         table = margins_summary(lm_eval_samples(path, family=family, model=model, note=_say))
     except USER_ERRORS as error:
         raise _fail(error) from None
-    _write_table(table, out) if out not in (None, "-") else typer.echo(table.to_csv(index=False), nl=False)
+    if out in (None, "-"):
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        _write_table(table, out)
 
 
 @data_app.command("lm-eval")
@@ -459,7 +462,10 @@ def data_lm_eval(
                                 chance=parse_chance(chance), samples_dir=samples, note=_say)
     except USER_ERRORS as error:
         raise _fail(error) from None
-    _write_table(table, out) if out not in (None, "-") else typer.echo(table.to_csv(index=False), nl=False)
+    if out in (None, "-"):
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        _write_table(table, out)
 
 
 if __name__ == "__main__":
