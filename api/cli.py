@@ -424,36 +424,58 @@ def data_pythia(
 
 @data_app.command("lm-eval-samples")
 def data_lm_eval_samples(
-    path: str = typer.Argument(..., help="a --log_samples JSONL file, or a directory of samples_*.jsonl"),
-    out: str = typer.Option(..., "--out", help="margin summaries CSV, for `turnsignal fit --margins`"),
-    family: str = typer.Option(..., "--family"), model: str = typer.Option(..., "--model"),
+    path: str = typer.Argument(..., help="a --log_samples file (samples_<task>_<time>.jsonl or .json, or the "
+                               "0.4.0 <model_args>_<task>.jsonl), or the run's output folder"),
+    out: str = typer.Option(None, "--out", help="margin summaries CSV, for `turnsignal fit --margins` "
+                            "(default, or '-': CSV on stdout)"),
+    family: str = typer.Option(None, "--family", help="model family (default: the model name)"),
+    model: str = typer.Option(None, "--model", help="model name (default: from the run's results JSON beside "
+                              "the samples, as `data lm-eval` takes it)"),
 ) -> None:
-    """lm-eval per-sample log-likelihoods -> per-(task, model) margin summaries (mean, sd in nats, n)."""
+    """lm-eval per-sample log-likelihoods -> per-(task, model) margin summaries (mean, sd in nats, n, accuracy).
+
+    Files of generative and loglikelihood tasks are skipped with a note; ties count as the harness counts them.
+    """
     from forecast.adapters import lm_eval_samples, margins_summary
 
     try:
-        _write_table(margins_summary(lm_eval_samples(path, family=family, model=model)), out)
+        table = margins_summary(lm_eval_samples(path, family=family, model=model, note=_say))
     except USER_ERRORS as error:
         raise _fail(error) from None
+    if out in (None, "-"):
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        _write_table(table, out)
 
 
 @data_app.command("lm-eval")
 def data_lm_eval(
-    path: str = typer.Argument(..., help="lm-evaluation-harness results JSON"),
-    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
-    family: str = typer.Option(..., "--family"), model: str = typer.Option(..., "--model"),
-    params: float = typer.Option(..., "--params", help="parameter count"),
+    path: str = typer.Argument(..., help="lm-evaluation-harness results JSON (results_<time>.json)"),
+    out: str = typer.Option(None, "--out", help="eval table to write (CSV or Parquet; default, or '-': CSV on "
+                            "stdout)"),
+    family: str = typer.Option(None, "--family", help="model family (default: the model name)"),
+    model: str = typer.Option(None, "--model", help="model name (default: pretrained= of config.model_args)"),
+    params: float = typer.Option(None, "--params", help="parameter count (default: config.model_num_parameters)"),
     tokens: float = typer.Option(None, "--tokens", help="training tokens"),
-    chance: float = CHANCE_OPT,
+    chance: list[str] = typer.Option(None, "--chance", help="TASK=RATE (repeat or comma-separate) sets named "
+                                     "tasks' chance rates; a bare RATE applies to every task. Default: per task, "
+                                     "from the file's task configs, the run's samples files, the output type "
+                                     "and the built-in table (forecast.adapters.LM_EVAL_CHANCE)"),
+    samples: str = typer.Option(None, "--samples", help="folder of the run's samples files, for chance rates "
+                                "(default: beside the results file, same time)"),
 ) -> None:
-    """lm-evaluation-harness aggregated results -> eval table rows."""
-    from forecast.adapters import lm_eval_results
+    """lm-evaluation-harness aggregated results -> eval table rows (group aggregates left out, per-task chance)."""
+    from forecast.adapters import lm_eval_results, parse_chance
 
     try:
-        _write_table(lm_eval_results(path, family=family, model=model, params=params, tokens=tokens,
-                                     chance=chance), out)
+        table = lm_eval_results(path, family=family, model=model, params=params, tokens=tokens,
+                                chance=parse_chance(chance), samples_dir=samples, note=_say)
     except USER_ERRORS as error:
         raise _fail(error) from None
+    if out in (None, "-"):
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        _write_table(table, out)
 
 
 if __name__ == "__main__":
