@@ -4,7 +4,8 @@ from __future__ import annotations
 import typer
 
 from api.cli_io import (FIT_SUFFIXES, PLOT_SUFFIXES, SIGNIFICANT_DIGITS, CliGroup, ProgressLines, check_out,
-                        check_out_dir, describe_error, input_file, load_fit, read_csv, read_eval, say, write_bytes, write_table)
+                        check_out_dir, describe_error, input_file, load_fit, read_csv, read_eval, say, write_bytes,
+                        write_table)
 from models.defaults import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TUNE
 
 # CliGroup: every error ends in a one- or two-line message and exit 2 (user) or 1 (internal), no traceback
@@ -252,7 +253,11 @@ def predict(
                          "tokens or compute_flops, task)")
     forecaster = _load_or_fit(fit_path, data, chance, smooth_direction, progress,
                               smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
-    write_table(forecaster.predict(target_table, seed=seed), out, digits=SIGNIFICANT_DIGITS, echo=True)
+    try:
+        predictions = forecaster.predict(target_table, seed=seed)
+    except ValueError as error:  # tasks not in the fit, sizes missing: name the file
+        raise ValueError(f"--targets {targets}: {error}") from None
+    write_table(predictions, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
 def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):

@@ -64,6 +64,9 @@ class CliGroup(TyperGroup):
         except typer.Abort:
             typer.echo("aborted", err=True)
             code = 1
+        except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, as click does
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush cannot fail
+            code = 1
         except Exception as error:  # noqa: BLE001 - the policy: every exception ends in a message
             if _is_usage_error(error):
                 code = _show_usage_error(error)

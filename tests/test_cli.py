@@ -161,8 +161,8 @@ def test_internal_error_is_one_line_with_a_hint(tmp_path) -> None:
             "app.command('boom')(lambda: {}['key']); sys.argv = ['turnsignal', 'boom']; app()")
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
-    assert quiet.stderr.splitlines() == ["internal error: KeyError: 'key'",
-                                         "(this is a bug in turnsignal; rerun with TURNSIGNAL_DEBUG=1 for the traceback)"]
+    first, second = quiet.stderr.splitlines()
+    assert first == "internal error: KeyError: 'key'" and "rerun with TURNSIGNAL_DEBUG=1" in second
     loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "TURNSIGNAL_DEBUG": "1"})
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "KeyError" in loud.stderr
