@@ -135,17 +135,22 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
                 if should_stop is not None and should_stop():
                     raise FitCancelled("while sampling") from None
                 if on_draws is not None and time.perf_counter() - reported >= DRAWS_REPORT_SECONDS:
-                    reported = time.perf_counter()
-                    on_draws(_iterations_done(sampler))
+                    reported, done = time.perf_counter(), _iterations_done(sampler)
+                    if done is not None:
+                        on_draws(done)
     except BaseException:
         sampler.cancel()  # abort the chains and discard their draws
         raise
     return idata, compiled_at - start, time.perf_counter() - compiled_at
 
 
-def _iterations_done(sampler) -> int:
-    """Iterations (warm-up and draws, all chains) a running nutpie sampler has stored so far."""
-    draws, _ = sampler._sampler.inspect().get_arrow_trace()  # nutpie 0.16: one Arrow batch per chain
+def _iterations_done(sampler) -> int | None:
+    """Iterations (warm-up and draws, all chains) a running nutpie sampler has stored so far; None
+    where this nutpie cannot tell (its running sampler has no ``inspect``)."""
+    inspect = getattr(getattr(sampler, "_sampler", None), "inspect", None)
+    if inspect is None:
+        return None
+    draws, _ = inspect().get_arrow_trace()  # nutpie 0.16: one Arrow batch per chain
     return int(sum(batch.num_rows for batch in draws))
 
 

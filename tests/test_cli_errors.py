@@ -23,22 +23,25 @@ BAD_FILES = [MISSING, DIRECTORY, EMPTY, WRONG_CSV]
 BAD_FITS = [MISSING.replace(".csv", ".nc"), DIRECTORY, EMPTY.replace(".csv", ".nc"), TEXT_NC, TRUNCATED_NC,
             FOREIGN_NC]
 BAD_OUTS = ["no_such_dir/out.csv", "out.xyz"]
+LM_EVAL_RESULTS = FIXTURES / "lm_eval" / "results_2025-01-21T00-40-03.356274.json"
+STDOUT = "-"
 TIMEOUT_SECONDS = 120
 
 
 def _cases() -> list[tuple[str, list[str], str]]:
-    """(id, argv after `turnsignal`, text stderr must contain)."""
+    """(unique id, argv after `turnsignal`, text stderr must contain)."""
     cases = []
 
     def add(name: str, args: list[str], needle: str) -> None:
-        cases.append((f"{name}:{'-'.join(a.strip('-') for a in args if a not in ('--out',))[:60]}", args, needle))
+        words = " ".join(Path(a).name if "/" in a and a != STDOUT else a for a in args)
+        cases.append((f"{len(cases):02d} {name}: {words}", args, needle))
 
     fit_args = ["fit", "--data", EVAL, "--out", "fit.nc"]
     for bad in BAD_FILES + [TEXT_NC]:
         add("fit", ["fit", "--data", bad, "--out", "fit.nc"], bad)
     for option, value in [("--draws", "-5"), ("--trend", "bogus"), ("--chains", "0"), ("--tune", "x")]:
         add("fit", fit_args + [option, value], option)
-    for out in ["no_such_dir/fit.nc", "fit.csv", "-", DIRECTORY]:
+    for out in ["no_such_dir/fit.nc", "fit.csv", STDOUT, DIRECTORY]:
         add("fit", ["fit", "--data", EVAL, "--out", out], out)
     add("fit", fit_args + ["--margins", MISSING], "--margins")
 
@@ -72,7 +75,8 @@ def _cases() -> list[tuple[str, list[str], str]]:
     lm_eval = ["--family", "f", "--model", "m", "--params", "1e9"]
     for bad in BAD_FILES + [TEXT_NC]:
         add("lm-eval", ["data", "lm-eval", bad, "--out", "t.csv"] + lm_eval, bad)
-    add("lm-eval", ["data", "lm-eval", WRONG_CSV, "--out", "no_such_dir/t.csv"] + lm_eval, "no_such_dir")
+    good_results = ["data", "lm-eval", str(LM_EVAL_RESULTS), "--chance", "0.25"] + lm_eval
+    add("lm-eval", good_results + ["--out", "no_such_dir/t.csv"], "no_such_dir")
     for bad in [MISSING, EMPTY, WRONG_CSV]:
         add("lm-eval-samples", ["data", "lm-eval-samples", bad, "--out", "m.csv", "--family", "f", "--model", "m"],
             bad)
