@@ -234,7 +234,7 @@ def precompile() -> None:
 def predict(
     targets: str = typer.Option(..., "--targets", help="CSV: model, params, tokens or compute_flops, task"),
     out: str = typer.Option(None, "--out", help="predictions .csv, .json or .parquet; - for CSV on stdout "
-                            "(default: print the table)"),
+                            "(the table is printed, too, except with -)"),
     fit_path: str = typer.Option(None, "--fit", help="a saved fit (from `turnsignal fit`)"),
     data: str = typer.Option(None, "--data", help="or an eval table to fit first"),
     smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
@@ -271,7 +271,7 @@ def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
 def emergence(
     fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
     out: str = typer.Option(None, "--out", help="emergence .csv, .json or .parquet; - for CSV on stdout "
-                            "(the table is printed either way)"),
+                            "(the table is printed, too, except with -)"),
     level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
     success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
     reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
