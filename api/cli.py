@@ -4,12 +4,31 @@ from __future__ import annotations
 import typer
 
 from models.config import FitConfig  # light: pydantic only (no pandas, numpy or PyMC)
+from api.cli_io import (FIT_SUFFIXES, PLOT_SUFFIXES, SIGNIFICANT_DIGITS, CliGroup, ProgressLines, check_out,
+                        check_out_dir, describe_error, input_file, load_fit, read_csv, read_eval, say, write_bytes,
+                        write_table)
 
-app = typer.Typer(help="Turnsignal: forecast, bet on and score capability emergence.", no_args_is_help=True)
+# CliGroup: every error ends in a one- or two-line message and exit 2 (user) or 1 (internal), no traceback
+app = typer.Typer(help="Turnsignal: forecast, bet on and score capability emergence.", no_args_is_help=True,
+                  cls=CliGroup, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"turnsignal {version('turnsignal')}")
+        except PackageNotFoundError:
+            typer.echo("turnsignal (version unknown: not installed)")
+        raise typer.Exit()
 
 
 @app.callback()
-def main() -> None:
+def main(
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="print the version and exit"),
+) -> None:
     """Turnsignal command line."""
 
 
@@ -68,22 +87,13 @@ app.add_typer(plot_app, name="plot")
 def plot_emergence(
     fit_path: str = typer.Option(..., "--fit", help="a saved fit (NetCDF)"),
     task: str = typer.Option(..., "--task", help="the task to draw"),
-    out: str = typer.Option(..., "--out", help="emergence.png or .svg"),
+    out: str = typer.Option(..., "--out", help="emergence.png or .svg (- : PNG on stdout)"),
 ) -> None:
     """Emergence curve of one task: observed points, posterior median, 50/90% bands vs log10 FLOPs."""
-    from pathlib import Path
-
-    from models.forecaster import EmergenceForecaster
     from models.plots import emergence_curve
 
-    try:
-        fmt = Path(out).suffix.lstrip(".").lower() or "png"
-        content = emergence_curve(EmergenceForecaster.load(fit_path), task, fmt=fmt)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_bytes(content)
-    _say(f"wrote {out}")
+    fmt = check_out(out, PLOT_SUFFIXES)
+    write_bytes(emergence_curve(load_fit(fit_path), task, fmt="png" if fmt == "-" else fmt), out)
 
 
 @admin_app.command("create-participant")
@@ -137,14 +147,14 @@ DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: dir
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
 
 
-def _say(message: str) -> None:
-    typer.echo(f"turnsignal: {message}", err=True)
+_say = say
 
 
 def _fail(error: BaseException) -> typer.Exit:
-    """Bad input ends the command with its message and exit code 2, never a traceback."""
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(2)
+    """Bad input ends the command with its message (two lines at most) and exit code 2, never a traceback."""
+    message, code = describe_error(error)
+    typer.echo(message, err=True)
+    return typer.Exit(code)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -160,13 +170,11 @@ def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tun
 
 
 def _read_table(path, chance, direction):
-    from forecast.evaltable import read_eval_table
-
-    _say(f"reading {path}")
-    return read_eval_table(path, chance=chance, smooth_direction=direction)
+    return read_eval(path, "--data", chance, direction)
 
 
 def _fit(table, config, progress, margins=None):
+    import contextlib
     import sys
 
     from models.forecaster import EmergenceForecaster
@@ -175,7 +183,10 @@ def _fit(table, config, progress, margins=None):
     forecaster = EmergenceForecaster(config)
     _say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
          "compiling takes 10-25 s, about a minute if `turnsignal precompile` never ran")
-    forecaster.fit(table, progress=show, margins=margins)
+    # no progress bar (a log, a pipe): a line every few seconds instead, so a long fit is visibly alive
+    with contextlib.nullcontext() if show else ProgressLines(config.chains * (config.tune + config.draws)) as lines:
+        forecaster.fit(table, progress=show, margins=margins, on_phase=lines and lines.phase,
+                       on_draws=lines and lines.iterations)
     d = forecaster.diagnostics
     _say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
          f"{d.compile_seconds:.1f} s, sampling {d.sampling_seconds:.1f} s, max R-hat {d.rhat_max:.3f}, "
@@ -186,24 +197,18 @@ def _fit(table, config, progress, margins=None):
 
 
 def _write_table(frame, out) -> None:
-    from pathlib import Path
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
-    _say(f"wrote {len(frame)} rows to {out}")
+    """Write a data table (no rounding) to ``out`` by its suffix."""
+    write_table(frame, out)
 
 
-USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
+USER_ERRORS = (ValueError, OSError)
+"""Errors a command may catch to add context; any left uncaught end the same way (see api.cli_io)."""
 
 
 @app.command()
 def fit(
     data: str = typer.Option(..., "--data", help="eval table (CSV, Parquet or lm-eval results JSON)"),
-    out: str = typer.Option(..., "--out", help="where to write the fit (NetCDF, e.g. fit.nc)"),
+    out: str = typer.Option(..., "--out", help="where to write the fit (NetCDF: fit.nc)"),
     smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
     seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
     tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
@@ -213,16 +218,13 @@ def fit(
     link_checkpoints: str = CHECKPOINTS_OPT,
 ) -> None:
     """Fit the hierarchical model to an eval table and save the posterior (with its config) to --out."""
-    import pandas as pd
-
-    try:
-        table = _read_table(data, chance, smooth_direction)
-        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
-                             link_checkpoints)
-        margin_table = pd.read_csv(margins) if margins else None
-        path = _fit(table, config, progress, margin_table).save(out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+    check_out(out, FIT_SUFFIXES, stdout_ok=False)
+    input_file(data, "--data")
+    config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
+                         link_checkpoints)
+    margin_table = read_csv(margins, "--margins") if margins else None
+    table = _read_table(data, chance, smooth_direction)
+    path = _fit(table, config, progress, margin_table).save(out)
     _say(f"wrote {path}")
 
 
@@ -241,7 +243,8 @@ def precompile() -> None:
 @app.command()
 def predict(
     targets: str = typer.Option(..., "--targets", help="CSV: model, params, tokens or compute_flops, task"),
-    out: str = typer.Option(..., "--out", help="predictions CSV"),
+    out: str = typer.Option(None, "--out", help="predictions .csv, .json or .parquet; - for CSV on stdout "
+                            "(the table is printed, too, except with -)"),
     fit_path: str = typer.Option(None, "--fit", help="a saved fit (from `turnsignal fit`)"),
     data: str = typer.Option(None, "--data", help="or an eval table to fit first"),
     smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
@@ -250,49 +253,49 @@ def predict(
     progress: bool = PROGRESS_OPT,
 ) -> None:
     """Predicted success quantiles (and the smooth metric) for target models."""
-    import pandas as pd
-
+    if (fit_path is None) == (data is None):
+        raise ValueError("give exactly one of --fit (a saved fit) or --data (an eval table to fit)")
+    check_out(out)
+    target_table = read_csv(targets, "--targets")
+    missing = sorted({"task", "params"} - set(target_table.columns))
+    if missing:
+        raise ValueError(f"--targets {targets}: no column {', '.join(missing)} (columns: model, params, "
+                         "tokens or compute_flops, task)")
+    forecaster = _load_or_fit(fit_path, data, chance, smooth_direction, progress,
+                              smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
     try:
-        forecaster = _load_or_fit(fit_path, data, chance, smooth_direction, progress,
-                                  smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains)
-        _write_table(forecaster.predict(pd.read_csv(targets), seed=seed), out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+        predictions = forecaster.predict(target_table, seed=seed)
+    except ValueError as error:  # tasks not in the fit, sizes missing: name the file
+        raise ValueError(f"--targets {targets}: {error}") from None
+    write_table(predictions, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
 def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
-    from models.forecaster import EmergenceForecaster
-
-    if (fit_path is None) == (data is None):
-        raise ValueError("give exactly one of --fit (a saved fit) or --data (an eval table to fit)")
     if fit_path is not None:
-        return EmergenceForecaster.load(fit_path)
-    return _fit(_read_table(data, chance, direction), _fit_config(*config_args), progress)
+        return load_fit(fit_path)
+    config = _fit_config(*config_args)
+    return _fit(_read_table(data, chance, direction), config, progress)
 
 
 @app.command()
 def emergence(
     fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
-    out: str = typer.Option(..., "--out", help="emergence CSV"),
+    out: str = typer.Option(None, "--out", help="emergence .csv, .json or .parquet; - for CSV on stdout "
+                            "(the table is printed, too, except with -)"),
     level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
     success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
     reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
 ) -> None:
     """Posterior emergence scale per task, in log10 training FLOPs (inf = beyond the searched range)."""
-    from models.forecaster import EmergenceForecaster
-
-    try:
-        if level is not None and success_at is not None:
-            raise ValueError("give at most one of --level or --success-at")
-        forecaster = EmergenceForecaster.load(fit_path)
-        table = forecaster.emergence(level=None if success_at is not None else (level or 0.5),
-                                     success_at=success_at, reached_by=reached_by)
-        _write_table(table, out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+    if level is not None and success_at is not None:
+        raise ValueError("give at most one of --level or --success-at")
+    check_out(out)
+    forecaster = load_fit(fit_path)
+    table = forecaster.emergence(level=None if success_at is not None else (level or 0.5),
+                                 success_at=success_at, reached_by=reached_by)
     lo, hi = forecaster.search_range()
     _say(f"searched {lo:.1f} to {hi:.1f} log10 FLOPs")
-    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    write_table(table, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
 BACKTEST_HELP = """Blind backtest: fit on small models only, predict larger ones, score all methods alike.
@@ -357,6 +360,10 @@ def backtest(
 ) -> None:
     import sys
 
+    check_out_dir(out)
+    input_file(data, "--data")
+    config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
+                         link_checkpoints)
     from models.backtest import METHODS, default_cuts, format_summary_table, format_weights, run_backtest_suite
 
     def report(scenario) -> None:
@@ -373,8 +380,6 @@ def backtest(
         if unknown:
             raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
         table = _read_table(data, chance, smooth_direction)
-        config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
-                             link_checkpoints)
         if cuts is None:
             cuts = default_cuts(table, config)
             _say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
@@ -392,14 +397,19 @@ def backtest(
     _say(f"wrote predictions and summary to {out}")
 
 
-def _convert(adapter_name: str, out: str, *args, **kwargs) -> None:
-    """Run a ``forecast.adapters`` function and write its table; bad input exits 2 with the message."""
+def _convert(adapter_name: str, out: str, path: str, **kwargs) -> None:
+    """Run a ``forecast.adapters`` function on the file ``path`` and write its table to ``out``; a file
+    without the columns the adapter reads is a user error naming the file."""
+    check_out(out)
+    input_file(path, "input")
     import forecast.adapters as adapters
 
     try:
-        _write_table(getattr(adapters, adapter_name)(*args, **kwargs), out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+        table = getattr(adapters, adapter_name)(path, **kwargs)
+    except KeyError as error:
+        raise ValueError(f"input {path}: no column {error.args[0]!r}: not the file this command converts "
+                         "(see --help)") from None
+    _write_table(table, out)
 
 
 @data_app.command("olmo")

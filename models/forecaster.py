@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import special, stats
 
 from forecast.compute import log10_size_on_path, log10_training_flops
-from forecast.design import Design, build_design, column_or_nan, largest_compute_by_family, row_sizes, select_rows
+from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, largest_compute_by_family, row_sizes,
+                             select_rows)
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
@@ -50,13 +51,15 @@ class EmergenceForecaster:
     # ----------------------------------------------------------------------------------- fitting
     def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None,
             should_stop: Callable[[], bool] | None = None,
-            on_phase: Callable[[str], None] | None = None) -> EmergenceForecaster:
+            on_phase: Callable[[str], None] | None = None,
+            on_draws: Callable[[int], None] | None = None) -> EmergenceForecaster:
         """Fit to a validated eval table (final checkpoints of the configured tasks are used).
 
         ``margins``: optional per-example margin summaries (``forecast.adapters.margins_summary``)
         that inform each task's threshold and spread. ``should_stop``: polled while compiling and
         sampling; True aborts the sampler and raises ``models.sampling.FitCancelled``. ``on_phase``: told
-        "compiling", then "sampling".
+        "compiling", then "sampling". ``on_draws``: told the iterations done while sampling (see
+        ``models.sampling``).
         """
         from models.emergence_model import build_model  # PyMC: imported only when fitting
         from models.sampling import diagnose, sample
@@ -68,7 +71,8 @@ class EmergenceForecaster:
         self.design = design_for(table, cfg, margins)
         _check_enough_data(self.design)
         idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress,
-                                             should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key())
+                                             should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key(),
+                                             on_draws=on_draws)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         self.diagnostics = diagnose(self.idata, compile_s, sampling_s)
         return self
@@ -231,7 +235,16 @@ class EmergenceForecaster:
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
         """Predicted success quantiles per target (the CLI's PRED columns)."""
         success, smooth = self.predictive_draws(targets, seed)
-        return summarize_predictive(targets, success, smooth, self.design.success_metric)
+        return summarize_predictive(targets, success, smooth, self.success_metrics(targets))
+
+    def success_metrics(self, targets: pd.DataFrame) -> np.ndarray:
+        """The success metric each target's task was fitted on (the first of the config's list the task
+        has, e.g. ``len_norm``, ``acc`` for boolq), shape (n,) of str."""
+        rows = self.training_rows
+        success = rows[rows["metric"].astype(str) != self.config.smooth_metric]
+        by_task = dict(zip(success["task"].astype(str), success["metric"].astype(str)))
+        keys = [self.design.tasks[t] for t in _target_arrays(targets, self.design)[0]]
+        return np.array([by_task.get(key) or by_task[key.split(FAMILY_SEPARATOR, 1)[-1]] for key in keys])
 
     # --------------------------------------------------------------------------------- emergence
     def emergence_draws(self, task: str, level: float | None = 0.5, success_at: float | None = None) -> np.ndarray:
@@ -317,6 +330,8 @@ class EmergenceForecaster:
         idata = az.from_netcdf(str(path))
         attrs = idata.attrs
         found = (attrs.get("turnsignal_model_id"), attrs.get("turnsignal_model_version"))
+        if found[0] is None:
+            raise StaleFitError(f"{path} is not a Turnsignal fit (no turnsignal_model_id attribute)")
         if found != (MODEL_ID, MODEL_VERSION):
             raise StaleFitError(f"{path} was written by model {found[0]!r} version {found[1]!r}; this code "
                                 f"reads {MODEL_ID!r} version {MODEL_VERSION!r}: refit it")
@@ -342,8 +357,10 @@ PRED_COLUMNS = ["model", "task", "metric", "mean", "median", "q05", "q25", "q75"
                 "smooth_median", "smooth_q05", "smooth_q95"]
 
 
-def summarize_predictive(targets: pd.DataFrame, success: np.ndarray, smooth: np.ndarray, metric: str) -> pd.DataFrame:
-    """PRED table from predictive draws: success (S, n) in [0, 1], smooth (S, n) in metric units."""
+def summarize_predictive(targets: pd.DataFrame, success: np.ndarray, smooth: np.ndarray,
+                         metric: str | np.ndarray) -> pd.DataFrame:
+    """PRED table from predictive draws: success (S, n) in [0, 1], smooth (S, n) in metric units;
+    ``metric``: the success metric, one for all rows or one per row (n,)."""
     out = pd.DataFrame({
         "model": targets["model"].astype(str).to_numpy() if "model" in targets else "",
         "task": targets["task"].astype(str).to_numpy(),
@@ -401,7 +418,7 @@ def _target_arrays(targets: pd.DataFrame, design: Design) -> tuple[np.ndarray, n
     params, tokens, _ = row_sizes(targets)
     bad = ~(np.isfinite(params) & (params > 0) & np.isfinite(tokens) & (tokens > 0))
     if bad.any():
-        raise ValueError(f"targets rows {list(np.flatnonzero(bad) + 1)[:10]} need params > 0 and tokens > 0 "
+        raise ValueError(f"targets rows {(np.flatnonzero(bad) + 1)[:10].tolist()} need params > 0 and tokens > 0 "
                          "(or compute_flops > 0)")
     task_idx = np.array([design.tasks.index(key) for key in keys], dtype=int)
     return task_idx, np.log10(params), np.log10(tokens)

@@ -4,7 +4,9 @@ Stopping a fit: `sample(..., should_stop=callable)` polls `should_stop()` while 
 after compiling, then every `STOP_POLL_SECONDS` while nutpie samples in the background, or after
 every draw of PyMC's NUTS) and, once it returns True, aborts the sampler and raises `FitCancelled`.
 Compilation itself (numba / PyTensor) cannot be interrupted: a stop requested then takes effect
-as soon as it ends. `on_phase(name)`, if given, is told "compiling" and then "sampling".
+as soon as it ends. `on_phase(name)`, if given, is told "compiling" and then "sampling";
+`on_draws(done)`, if given, is told every `DRAWS_REPORT_SECONDS` while nutpie samples how many
+iterations (warm-up and draws, all chains) are done.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ RHAT_LIMIT = 1.01
 ESS_LIMIT = 400.0
 STOP_POLL_SECONDS = 0.1
 """How often `should_stop` is asked while nutpie samples."""
+DRAWS_REPORT_SECONDS = 5.0
+"""How often `on_draws` is told the iterations done while nutpie samples."""
 COMPILED_MODELS_KEPT = 4
 """Compiled nutpie models kept in memory per process (see `sample`'s ``cache_key``)."""
 _compiled_models: OrderedDict[str, object] = OrderedDict()
@@ -68,22 +72,23 @@ class Diagnostics:
 
 
 def sample(model: pm.Model, config: FitConfig, progress: bool = True, should_stop: Callable[[], bool] | None = None,
-           on_phase: Callable[[str], None] | None = None,
-           cache_key: str | None = None) -> tuple[az.InferenceData, float, float]:
+           on_phase: Callable[[str], None] | None = None, cache_key: str | None = None,
+           on_draws: Callable[[int], None] | None = None) -> tuple[az.InferenceData, float, float]:
     """Draw from the posterior of ``model``. Returns (idata, compile seconds, sampling seconds).
 
     ``should_stop``: polled while compiling and sampling; when it returns True the sampler is aborted
     and :class:`FitCancelled` is raised. ``on_phase``: called with "compiling", then "sampling".
     ``cache_key``: a string that identifies the model (same key, same model); nutpie's compiled
     model is then kept in memory (the last :data:`COMPILED_MODELS_KEPT`) and a later fit with the
-    same key (another seed, more draws) skips compilation (compile seconds ~0)."""
+    same key (another seed, more draws) skips compilation (compile seconds ~0). ``on_draws``: see the
+    module docstring (nutpie only)."""
     import pymc as pm
 
     _check_stop(should_stop, "before compiling")
     phase = on_phase or (lambda name: None)
     cores = max(1, min(config.chains, os.cpu_count() or 1))
     if config.sampler == "nutpie":
-        return _sample_nutpie(model, config, cores, progress, should_stop, phase, cache_key)
+        return _sample_nutpie(model, config, cores, progress, should_stop, phase, cache_key, on_draws)
 
     def stop_between_draws(trace, draw) -> None:  # PyMC calls this after every draw; raising aborts its samplers
         _check_stop(should_stop, "while sampling")
@@ -102,7 +107,8 @@ def sample(model: pm.Model, config: FitConfig, progress: bool = True, should_sto
 
 def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: bool,
                    should_stop: Callable[[], bool] | None, phase: Callable[[str], None],
-                   cache_key: str | None = None) -> tuple[az.InferenceData, float, float]:
+                   cache_key: str | None = None,
+                   on_draws: Callable[[int], None] | None = None) -> tuple[az.InferenceData, float, float]:
     import nutpie
 
     phase("compiling")
@@ -114,23 +120,38 @@ def _sample_nutpie(model: pm.Model, config: FitConfig, cores: int, progress: boo
     options = dict(draws=config.draws, tune=config.tune, chains=config.chains, cores=cores, seed=config.seed,
                    target_accept=config.target_accept, progress_bar=progress, save_warmup=False,
                    low_rank_modified_mass_matrix=True)
-    if should_stop is None:
+    if should_stop is None and on_draws is None:
         return nutpie.sample(compiled, **options), compiled_at - start, time.perf_counter() - compiled_at
     # Chains run in nutpie's own threads. In nutpie 0.16, `wait(timeout=...)` raises TimeoutError while
     # the chains are still running (leaving them running) and returns the trace once they finish.
     sampler = nutpie.sample(compiled, blocking=False, **options)
+    reported = time.perf_counter()
     try:
         while True:
             try:
                 idata = sampler.wait(timeout=STOP_POLL_SECONDS)
                 break
             except TimeoutError:
-                if should_stop():
+                if should_stop is not None and should_stop():
                     raise FitCancelled("while sampling") from None
+                if on_draws is not None and time.perf_counter() - reported >= DRAWS_REPORT_SECONDS:
+                    reported, done = time.perf_counter(), _iterations_done(sampler)
+                    if done is not None:
+                        on_draws(done)
     except BaseException:
         sampler.cancel()  # abort the chains and discard their draws
         raise
     return idata, compiled_at - start, time.perf_counter() - compiled_at
+
+
+def _iterations_done(sampler) -> int | None:
+    """Iterations (warm-up and draws, all chains) a running nutpie sampler has stored so far; None
+    where this nutpie cannot tell (its running sampler has no ``inspect``)."""
+    inspect = getattr(getattr(sampler, "_sampler", None), "inspect", None)
+    if inspect is None:
+        return None
+    draws, _ = inspect().get_arrow_trace()  # nutpie 0.16: one Arrow batch per chain
+    return int(sum(batch.num_rows for batch in draws))
 
 
 def compiled_model(model: pm.Model, cache_key: str | None = None):

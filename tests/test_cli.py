@@ -2,8 +2,11 @@
 
 Bad input must end with exit code 2 and a one-line message, never a traceback.
 """
+import io
+import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.cli_io import ProgressLines, round_significant
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNNER = CliRunner()
@@ -55,6 +59,24 @@ def test_predict_from_saved_fit(fit_file, tmp_path) -> None:
     assert list(pred.columns) == ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",
                                   "smooth_median", "smooth_q05", "smooth_q95"]
     assert len(pred) == 2 and pred["q05"].le(pred["q95"]).all()
+    assert list(pred["metric"]) == ["len_norm", "acc"]  # each task's own metric (boolq has no len_norm)
+    assert "hellaswag" in result.stdout and "len_norm" in result.stdout  # the table is printed too
+    assert all(v == round_significant(v) for v in pred.select_dtypes("number").to_numpy().ravel())  # 4 digits
+
+
+def test_predict_table_goes_to_stdout_json_and_parquet(fit_file, tmp_path) -> None:
+    targets = tmp_path / "targets.csv"
+    pd.DataFrame({"model": ["7B"], "params": [7e9], "tokens": [1.4e11], "task": ["piqa"]}).to_csv(targets, index=False)
+    printed = _run("predict", "--fit", fit_file, "--targets", targets)
+    assert printed.exit_code == 0 and "piqa" in printed.stdout and "median" in printed.stdout
+    csv = _run("predict", "--fit", fit_file, "--targets", targets, "--out", "-")
+    assert csv.exit_code == 0 and csv.stdout.startswith("model,task,metric,mean,")
+    assert pd.read_csv(io.StringIO(csv.stdout))["metric"].tolist() == ["len_norm"]
+    for suffix in (".json", ".parquet"):
+        out = tmp_path / f"pred{suffix}"
+        assert _run("predict", "--fit", fit_file, "--targets", targets, "--out", out).exit_code == 0
+        table = pd.read_json(out) if suffix == ".json" else pd.read_parquet(out)
+        assert table["task"].tolist() == ["piqa"] and table["q05"].iloc[0] <= table["q95"].iloc[0]
 
 
 def test_emergence_csv_columns(fit_file, tmp_path) -> None:
@@ -66,11 +88,12 @@ def test_emergence_csv_columns(fit_file, tmp_path) -> None:
                                    "log10_flops_q95", "p_beyond_range"]
     assert sorted(table["task"]) == ["arc_easy", "boolq", "hellaswag", "piqa"]
     assert (table["target_success"] == 0.6).all()
+    assert "0.6000000000000001" not in out.read_text() and "arc_easy" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["fit", "--data", "missing.csv", "--out", "x.nc"], "missing.csv"),
-    (["emergence", "--fit", "missing.nc", "--out", "e.csv"], "no fit file"),
+    (["emergence", "--fit", "missing.nc", "--out", "e.csv"], "missing.nc: no such file"),
     (["emergence", "--fit", "x.nc", "--level", "0.5", "--success-at", "0.6", "--out", "e.csv"], "at most one"),
     (["predict", "--targets", "t.csv", "--out", "p.csv"], "exactly one of --fit"),
     (["backtest", "--data", "d.csv", "--out", "o", "--train-max-params", "1e9", "--train-max-flops", "1e20"],
@@ -81,6 +104,7 @@ def test_emergence_csv_columns(fit_file, tmp_path) -> None:
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text("not,an,eval,table\n")
     result = _run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
@@ -123,3 +147,43 @@ def test_backtest_default_suite_and_several_cuts(olmo_table, tmp_path) -> None:
                   "--methods", "B1_logistic", "--n-boot", "20", "--train-max-params", "1.3e9,7.6e8", "--out", out2)
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(out2 / "summary.csv")["cut"]) == {"params<=1.3B", "params<=760M"}
+
+
+def test_version() -> None:
+    result = _run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"turnsignal {version('turnsignal')}"
+
+
+def test_internal_error_is_one_line_with_a_hint(tmp_path) -> None:
+    """A bug (here a command that raises KeyError) exits 1 with one line and a hint, no traceback;
+    TURNSIGNAL_DEBUG=1 shows the traceback."""
+    code = ("import sys; from api.cli import app; "
+            "app.command('boom')(lambda: {}['key']); sys.argv = ['turnsignal', 'boom']; app()")
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    first, second = quiet.stderr.splitlines()
+    assert first == "internal error: KeyError: 'key'" and "rerun with TURNSIGNAL_DEBUG=1" in second
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "TURNSIGNAL_DEBUG": "1"})
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and "KeyError" in loud.stderr
+
+
+def test_round_significant() -> None:
+    assert round_significant(0.6000000000000001) == 0.6
+    assert round_significant(0.09000000000000002) == 0.09
+    assert round_significant(22.456789) == 22.46 and round_significant(1234567.0) == 1235000.0
+    assert round_significant(float("inf")) == float("inf")
+
+
+def test_progress_lines_name_stage_elapsed_and_iterations(capsys) -> None:
+    import time
+
+    with ProgressLines(total=600, every=0.02) as lines:
+        lines.phase("compiling")
+        time.sleep(0.1)
+        lines.phase("sampling")
+        lines.iterations(120)
+        time.sleep(0.1)
+    err = capsys.readouterr().err
+    assert "turnsignal: compiling, 0 s elapsed" in err
+    assert "turnsignal: sampling, 0 s elapsed, 120 of 600 iterations done" in err

@@ -52,3 +52,17 @@ def test_a_should_stop_that_never_fires_changes_nothing(model, sampler) -> None:
                                         progress=False, should_stop=lambda: False)
     assert dict(idata.posterior.sizes)["draw"] == 100 and dict(idata.posterior.sizes)["chain"] == 2
     assert sampling_seconds > 0
+
+
+def test_on_draws_reports_the_iterations_done(model, monkeypatch) -> None:
+    """nutpie's running chains report warm-up and draws done (all chains), growing; the fit is unchanged."""
+    import models.sampling
+
+    monkeypatch.setattr(models.sampling, "DRAWS_REPORT_SECONDS", 0.0)  # report on every poll
+    reports: list[int] = []
+    with pytest.raises(FitCancelled):
+        sample(model, FitConfig(draws=300_000, tune=500, chains=2), progress=False, on_draws=reports.append,
+               should_stop=lambda: len(reports) >= 2 and reports[-1] > 0)
+    assert reports == sorted(reports) and 0 < reports[-1] < 2 * 300_500
+    idata, _, _ = sample(model, FitConfig(draws=100, tune=100, chains=2, seed=3), progress=False, on_draws=[].append)
+    assert dict(idata.posterior.sizes)["draw"] == 100
