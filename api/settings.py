@@ -16,6 +16,10 @@
 |                                       |                                       | this long is stalled; heartbeat = lease/4) |
 | TURNSIGNAL_FIT_MAX_ATTEMPTS           | 2                                     | tries before a lost fit is marked failed  |
 | TURNSIGNAL_WORKER_POLL_SECONDS        | 1.0                                   | how often an idle worker polls for jobs   |
+| TURNSIGNAL_LOG_LEVEL                  | INFO                                  | level of the service's own logs; libraries |
+|                                       |                                       | log WARNING and above (DEBUG: everything) |
+| TURNSIGNAL_ACCESS_LOG                 | true                                  | one log line per request: method, path,   |
+|                                       |                                       | status, milliseconds                      |
 """
 from __future__ import annotations
 
@@ -50,6 +54,8 @@ class Settings:
     fit_max_attempts: int = 2
     worker_poll_seconds: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+    access_log: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,4 +74,6 @@ class Settings:
             fit_lease_seconds=float(env.get("TURNSIGNAL_FIT_LEASE_SECONDS", "60")),
             fit_max_attempts=int(env.get("TURNSIGNAL_FIT_MAX_ATTEMPTS", "2")),
             worker_poll_seconds=float(env.get("TURNSIGNAL_WORKER_POLL_SECONDS", "1.0")),
+            log_level=env.get("TURNSIGNAL_LOG_LEVEL", "INFO"),
+            access_log=_env_bool("TURNSIGNAL_ACCESS_LOG", True),
         )
