@@ -1,5 +1,7 @@
 """Plots shared by the CLI (`turnsignal plot ...`), the API and docs/make_figures.py: matplotlib
-with the Agg backend, returned as PNG or SVG bytes. Numpy draws only (no PyMC).
+with the Agg backend (standalone Figures, no pyplot state), returned as PNG or SVG bytes by
+`emergence_curve` / `calibration_plots`, or as the Figure by `emergence_figure` /
+`calibration_figure`. Numpy draws only (no PyMC).
 
 - `emergence_curve(forecaster, task)`: against training compute (log10 FLOPs) along the training
   set's tokens-per-parameter path, the task's success metric (top) and the smooth metric (bottom):
@@ -35,8 +37,8 @@ FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fonts
         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False}
 WILSON_Z = 1.6448536269514722  # two-sided 90% normal quantile
 SUCCESS_LABELS = {
-    "acc": "accuracy", "acc_norm": "accuracy, normalised (acc_norm)",
-    "len_norm": "accuracy, length-normalised (len_norm)", "exact_match": "exact-match rate", "pass@1": "pass@1 rate",
+    "acc": "accuracy", "acc_norm": "normalised accuracy", "len_norm": "length-normalised accuracy",
+    "exact_match": "exact-match rate", "pass@1": "pass@1 rate",
 }
 SMOOTH_LABELS = {
     "bpb": "bits per byte of the correct answer", "bits_per_byte": "bits per byte",
@@ -252,6 +254,10 @@ def _success_metric(forecaster: Any, rows: Any) -> str:
     return next((m for m in forecaster.config.success_metric if m in present), forecaster.design.success_metric)
 
 
+def _success_label(metric: str) -> str:
+    return f"success: {metric}" + (f"\n({SUCCESS_LABELS[metric]})" if metric in SUCCESS_LABELS else "")
+
+
 def _smooth_label(forecaster: Any, t: int) -> str:
     metric = forecaster.config.smooth_metric
     lower_is_better = forecaster.design.series_sign[forecaster.design.task_series[t]] > 0
@@ -274,7 +280,7 @@ def _draw_emergence(forecaster: Any, task: str, curve: Curve, scales: Mapping[st
     _emergence_marks(top, curve.emergence, curve.grid[-1])
     _scale_marks(top, bottom, scales)
     top.set_ylim(*_unit_limits(curve))
-    top.set_ylabel(f"success: {SUCCESS_LABELS.get(curve.success_metric, curve.success_metric)}")
+    top.set_ylabel(_success_label(curve.success_metric))
     bottom.set_ylabel(_smooth_label(forecaster, t))
     bottom.set_xlabel(X_LABEL)
     bottom.set_xlim(curve.grid[0], curve.grid[-1])
@@ -436,7 +442,8 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = WILSON_Z) -
     p = np.asarray(successes, dtype=float) / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # the interval holds p (rounding could leave p = 1 a hair above the upper end)
+    return np.clip(np.minimum(centre - half, p), 0.0, 1.0), np.clip(np.maximum(centre + half, p), 0.0, 1.0)
 
 
 def reliability_summary(bins: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:

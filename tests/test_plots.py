@@ -258,10 +258,17 @@ def test_pit_panel_is_a_density_against_the_uniform_line_with_coverage() -> None
     assert not np.array_equal(png, png_pixels(calibration_plots(bins, [0, 0, 10, 0, 0]))), "PIT counts not drawn"
 
 
-def test_wilson_interval_matches_scipy() -> None:
+def test_wilson_interval_matches_scipy_and_holds_its_proportion() -> None:
     for k, n in ((0, 5), (3, 4), (7, 7), (40, 97)):
         ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.9, method="wilson")
         assert np.allclose(wilson_interval(np.array([k]), np.array([n])), [[ci.low], [ci.high]])
+    n = np.repeat(np.arange(1, 60), 60)
+    k = np.minimum(np.tile(np.arange(60), 59), n)
+    low, high = wilson_interval(k, n)
+    assert np.all((low <= k / n) & (k / n <= high)), "an interval that misses its own proportion"
+    one = [{"lower": 0.9, "upper": 1.0, "count": 1, "mean_forecast": 0.9, "observed_frequency": 1.0},
+           {"lower": 0.0, "upper": 0.1, "count": 1, "mean_forecast": 0.1, "observed_frequency": 0.0}]
+    png_pixels(calibration_plots(one, [1]))  # single forecasts at the ends render (no negative error bar)
 
 
 def test_calibration_plots_with_nothing_resolved_yet_still_render() -> None:
