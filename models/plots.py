@@ -365,9 +365,10 @@ def _fmt_end(value: float) -> str:
 
 def _edge_arrow(ax, x: float, y: float, text: str) -> None:
     """An arrow ending at the right edge (x, y), pointing out of the chart; `text` above it."""
-    ax.annotate("", xy=(x, y), xytext=(-24, 0), textcoords="offset points", annotation_clip=False,
-                gid="emergence-beyond", arrowprops={"arrowstyle": "-|>", "color": MARK_COLOR, "lw": 1.8,
-                                                    "shrinkA": 0, "shrinkB": 0, "mutation_scale": 12})
+    arrow = ax.annotate("", xy=(x, y), xytext=(-24, 0), textcoords="offset points", annotation_clip=False,
+                        gid="emergence-beyond", arrowprops={"arrowstyle": "-|>", "color": MARK_COLOR, "lw": 1.8,
+                                                            "shrinkA": 0, "shrinkB": 0, "mutation_scale": 12})
+    arrow.arrow_patch.set_gid("emergence-beyond")  # the text is empty: the SVG id goes on the arrow
     if text:
         ax.annotate(text, xy=(x, y), xytext=(-2, 5), textcoords="offset points", ha="right", va="bottom",
                     fontsize=7.5, color=MARK_COLOR, annotation_clip=False,
