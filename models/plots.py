@@ -191,28 +191,32 @@ def _plot_range(forecaster: Any, emergence: Emergence, scales: Mapping[str, floa
 
 def _curve(forecaster: Any, t: int, n_grid: int, max_draws: int, level: float | None, success_at: float | None,
            scales: Mapping[str, float]) -> Curve:
+    design = forecaster.design
+    emergence = _emergence(forecaster, design.tasks[t], level, success_at)
+    grid = np.linspace(*_plot_range(forecaster, emergence, scales), n_grid)
+    smooth_std = forecaster.smooth_on_compute_path(t, grid)
+    smooth_std = smooth_std[::max(1, smooth_std.shape[0] // max_draws)]
+    observed = _task_rows(forecaster, t)
+    success_metric = _success_metric(forecaster, observed)
+    success_pred, smooth_pred = forecaster.predictive_draws(_path_targets(forecaster, t, grid, observed, success_metric))
+    return Curve(grid, forecaster.expected_success(np.full(grid.shape, t), smooth_std), success_pred,
+                 design.unstandardise(smooth_std, np.full(grid.shape, design.task_series[t])), smooth_pred,
+                 observed, success_metric, emergence)
+
+
+def _path_targets(forecaster: Any, t: int, grid: np.ndarray, observed: Any, success_metric: str):
+    """Predictive targets along the compute path: one model per grid point, evaluated on as many
+    examples as the task's training results (median n_examples; unknown: the fit's Beta noise)."""
     import pandas as pd
 
     from forecast.compute import log10_size_on_path
 
-    design = forecaster.design
-    task = design.tasks[t]
-    emergence = _emergence(forecaster, task, level, success_at)
-    grid = np.linspace(*_plot_range(forecaster, emergence, scales), n_grid)
-    smooth_std = forecaster.smooth_on_compute_path(t, grid)
-    step = max(1, smooth_std.shape[0] // max_draws)
-    smooth_std = smooth_std[::step]
-    k = np.full(grid.shape, design.task_series[t])
-    observed = _task_rows(forecaster, t)
-    success_metric = _success_metric(forecaster, observed)
-    log10_params, log10_tokens = log10_size_on_path(grid, design.tokens_per_param)
-    n_examples = pd.to_numeric(observed.loc[observed["metric"] == success_metric, "n_examples"], errors="coerce") \
-        if "n_examples" in observed else pd.Series(dtype=float)
-    targets = pd.DataFrame({"task": task, "params": 10 ** log10_params, "tokens": 10 ** log10_tokens,
-                            "n_examples": float(n_examples.median()) if n_examples.notna().any() else np.nan})
-    success_pred, smooth_pred = forecaster.predictive_draws(targets)
-    return Curve(grid, forecaster.expected_success(np.full(grid.shape, t), smooth_std), success_pred,
-                 design.unstandardise(smooth_std, k), smooth_pred, observed, success_metric, emergence)
+    log10_params, log10_tokens = log10_size_on_path(grid, forecaster.design.tokens_per_param)
+    n_examples = _numeric(observed[observed["metric"] == success_metric], "n_examples")
+    n_examples = n_examples[np.isfinite(n_examples)]
+    return pd.DataFrame({"task": forecaster.design.tasks[t], "params": 10 ** log10_params,
+                         "tokens": 10 ** log10_tokens,
+                         "n_examples": float(np.median(n_examples)) if n_examples.size else np.nan})
 
 
 def _task_rows(forecaster: Any, t: int):
@@ -233,8 +237,8 @@ def _task_rows(forecaster: Any, t: int):
         keep &= rows["family"].astype(str) == design.families[design.task_family[t]]
     rows = rows[keep].copy()
     flops = _numeric(rows, "compute_flops")
-    fallback = log10_training_flops(np.log10(_numeric(rows, "params")), np.log10(_numeric(rows, "tokens")))
     with np.errstate(divide="ignore", invalid="ignore"):
+        fallback = log10_training_flops(np.log10(_numeric(rows, "params")), np.log10(_numeric(rows, "tokens")))
         rows["x"] = np.where(np.isfinite(flops) & (flops > 0), np.log10(flops), fallback)
     rows["final"] = is_final_checkpoint(rows).to_numpy()
     return rows
@@ -279,16 +283,22 @@ def _draw_emergence(forecaster: Any, task: str, curve: Curve, scales: Mapping[st
     top.axhline(design.chance[t], color="0.4", ls=":", lw=1, label=f"chance ({design.chance[t]:.2f})", gid="chance")
     _emergence_marks(top, curve.emergence, curve.grid[-1])
     _scale_marks(top, bottom, scales)
+    _label_emergence(forecaster, task, curve, top, bottom)
+    return figure
+
+
+def _label_emergence(forecaster: Any, task: str, curve: Curve, top, bottom) -> None:
+    """Limits, axis labels with units, title and legends of the emergence chart."""
+    design = forecaster.design
     top.set_ylim(*_unit_limits(curve))
     top.set_ylabel(_success_label(curve.success_metric))
-    bottom.set_ylabel(_smooth_label(forecaster, t))
+    bottom.set_ylabel(_smooth_label(forecaster, design.tasks.index(task)))
     bottom.set_xlabel(X_LABEL)
     bottom.set_xlim(curve.grid[0], curve.grid[-1])
     top.set_title(f"{task}: emergence curve (models at {design.tokens_per_param:.0f} tokens per parameter)",
                   loc="left")
     top.legend(loc="upper left", ncols=2, frameon=True, framealpha=0.9, borderaxespad=0.3)
     bottom.legend(loc="best", frameon=True, framealpha=0.9, borderaxespad=0.3)
-    return figure
 
 
 def _bands(ax, x: np.ndarray, mean: np.ndarray, predictive: np.ndarray, color: str, panel: str) -> None:
@@ -507,9 +517,10 @@ def _notes_legend(ax, summary: Mapping[str, float], brier: float | None):
     from matplotlib.legend import Legend
 
     parts = f"REL {summary['reliability']:.3f} − RES {summary['resolution']:.3f} + UNC {summary['uncertainty']:.3f}"
-    lines = [f"ECE = {summary['ece']:.3f}",
-             f"Brier = {brier:.3f}" if brier is not None else "Brier decomposition:", f"  ≈ {parts}"
-             if brier is not None else f"  {parts}"]
+    if brier is None:
+        lines = [f"ECE = {summary['ece']:.3f}", "Brier decomposition:", f"  {parts}"]
+    else:
+        lines = [f"ECE = {summary['ece']:.3f}", f"Brier = {brier:.3f}", f"  ≈ {parts}"]
     notes = [_note(text) for text in lines]
     return Legend(ax, notes, [h.get_label() for h in notes], loc="lower right", handlelength=0, handletextpad=0,
                   frameon=True, framealpha=0.9)
