@@ -25,6 +25,7 @@ carry SVG ids (`gid`): `predictive90-success`, `band90-success`, `band50-success
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -265,8 +266,8 @@ def _success_label(metric: str) -> str:
 def _smooth_label(forecaster: Any, t: int) -> str:
     metric = forecaster.config.smooth_metric
     lower_is_better = forecaster.design.series_sign[forecaster.design.task_series[t]] > 0
-    name = SMOOTH_LABELS.get(metric, metric)
-    return f"{name}\n({metric}; {'lower' if lower_is_better else 'higher'} is better)"
+    name = textwrap.fill(f"{metric}: {SMOOTH_LABELS[metric]}" if metric in SMOOTH_LABELS else metric, 24)
+    return f"{name}\n({'lower' if lower_is_better else 'higher'} is better)"
 
 
 def _draw_emergence(forecaster: Any, task: str, curve: Curve, scales: Mapping[str, float], figsize):
@@ -295,9 +296,11 @@ def _label_emergence(forecaster: Any, task: str, curve: Curve, top, bottom) -> N
     bottom.set_ylabel(_smooth_label(forecaster, design.tasks.index(task)))
     bottom.set_xlabel(X_LABEL)
     bottom.set_xlim(curve.grid[0], curve.grid[-1])
-    top.set_title(f"{task}: emergence curve (models at {design.tokens_per_param:.0f} tokens per parameter)",
-                  loc="left")
-    top.legend(loc="upper left", ncols=2, frameon=True, framealpha=0.9, borderaxespad=0.3)
+    figure = top.get_figure()
+    figure.suptitle(f"{task}: emergence curve (models at {design.tokens_per_param:.0f} tokens per parameter)")
+    # the success panel's legend sits above it: a curve can fill any corner of that panel
+    top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=3, frameon=False, borderaxespad=0.0,
+               columnspacing=1.2, handlelength=1.6)
     bottom.legend(loc="best", frameon=True, framealpha=0.9, borderaxespad=0.3)
 
 
@@ -306,13 +309,13 @@ def _bands(ax, x: np.ndarray, mean: np.ndarray, predictive: np.ndarray, color: s
     p05, p95 = (_smoothed(q) for q in np.quantile(predictive, [0.05, 0.95], axis=0))
     q = np.quantile(mean, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     light = PREDICTIVE_COLOR if panel == "success" else "#a1d99b"
-    ax.fill_between(x, p05, p95, color=light, alpha=0.45, lw=0, label="90% predictive (observed result)",
+    ax.fill_between(x, p05, p95, color=light, alpha=0.45, lw=0, label="90% predictive (observed)",
                     gid=f"predictive90-{panel}", zorder=1)
     ax.fill_between(x, q[0], q[4], color=color, alpha=0.22, lw=0, label="90% band of the mean",
                     gid=f"band90-{panel}", zorder=2)
     ax.fill_between(x, q[1], q[3], color=color, alpha=0.35, lw=0, label="50% band of the mean",
                     gid=f"band50-{panel}", zorder=2)
-    ax.plot(x, q[2], color=color, lw=1.6, label="posterior median of the mean", gid=f"median-{panel}", zorder=3)
+    ax.plot(x, q[2], color=color, lw=1.6, label="median of the mean", gid=f"median-{panel}", zorder=3)
 
 
 def _smoothed(y: np.ndarray, fraction: float = 0.03) -> np.ndarray:
@@ -333,7 +336,7 @@ def _observed(top, bottom, curve: Curve) -> None:
     x = rows["x"].to_numpy(float)
     for ax, mask, panel in ((top, is_success, "success"), (bottom, ~is_success, "smooth")):
         ax.scatter(x[mask & final], values[mask & final], s=12, color="black", zorder=4, lw=0,
-                   label="observed (final checkpoints)", gid=f"observed-{panel}")
+                   label="observed", gid=f"observed-{panel}")
         if np.any(mask & ~final):
             ax.scatter(x[mask & ~final], values[mask & ~final], s=8, facecolor="none", edgecolor="0.45", lw=0.6,
                        zorder=4, label="observed (earlier checkpoints)", gid=f"checkpoints-{panel}")
@@ -352,12 +355,12 @@ def _unit_limits(curve: Curve) -> tuple[float, float]:
 def _emergence_marks(ax, e: Emergence, right_edge: float) -> None:
     """Target level; the emergence median with its 90% interval (arrow + probability past the edge)."""
     ax.axhline(e.target, color=MARK_COLOR, ls="--", lw=1, label=f"target level ({e.target:.3f})", gid="target-level")
-    beyond = f", P(> {e.search_hi:.1f}) = {e.p_beyond:.2f}" if e.p_beyond > 0 else ""
+    beyond = f"; P(> {e.search_hi:.1f}) = {e.p_beyond:.2f}" if e.p_beyond > 0 else ""
     if np.isfinite(e.median):
         upper = min(e.q95, right_edge)
         ax.errorbar([e.median], [e.target], xerr=[[e.median - e.q05], [upper - e.median]], fmt="D", ms=5,
                     color=MARK_COLOR, ecolor=MARK_COLOR, elinewidth=2, capsize=4, zorder=5, clip_on=False,
-                    label=f"emergence: median {e.median:.2f}, 90% [{e.q05:.2f}, {_fmt_end(e.q95)}]{beyond}",
+                    label=f"emergence: median {e.median:.2f},\n90% [{e.q05:.2f}, {_fmt_end(e.q95)}]{beyond}",
                     gid="emergence-interval")
         if not np.isfinite(e.q95):
             _edge_arrow(ax, right_edge, e.target, "")
@@ -366,7 +369,7 @@ def _emergence_marks(ax, e: Emergence, right_edge: float) -> None:
         ax.plot([e.q05, right_edge], [e.target, e.target], color=MARK_COLOR, lw=2, zorder=5, gid="emergence-interval")
     _edge_arrow(ax, right_edge, e.target, f"median beyond {e.search_hi:.1f}: P = {e.p_beyond:.2f}")
     ax.plot([], [], marker=">", ls="none", color=MARK_COLOR,
-            label=f"emergence beyond the range: P(> {e.search_hi:.1f}) = {e.p_beyond:.2f}")
+            label=f"emergence beyond the range:\nP(> {e.search_hi:.1f}) = {e.p_beyond:.2f}")
 
 
 def _fmt_end(value: float) -> str:

@@ -145,12 +145,13 @@ def test_emergence_chart_has_predictive_and_mean_bands_target_interval_range_and
     assert np.allclose([x0, x1], [summary["log10_flops_q05"], summary["log10_flops_q95"]]) and y0 == y1
     assert bottom.get_xlabel() == "training compute (log10 FLOPs)"
     assert "len_norm" in top.get_ylabel() and "acc" not in top.get_ylabel().replace("accuracy", "")
-    assert "bits per byte of the correct answer" in bottom.get_ylabel() and "lower is better" in bottom.get_ylabel()
+    smooth_label = bottom.get_ylabel().replace("\n", " ")
+    assert "bpb: bits per byte of the correct answer" in smooth_label and "(lower is better)" in smooth_label
     texts = legend_texts(top)
-    assert "90% predictive (observed result)" in texts and "90% band of the mean" in texts and "training range" in texts
-    assert f"emergence: median {summary['log10_flops_median']:.2f}, 90% [{summary['log10_flops_q05']:.2f}, " \
+    assert "90% predictive (observed)" in texts and "90% band of the mean" in texts and "training range" in texts
+    assert f"emergence: median {summary['log10_flops_median']:.2f},\n90% [{summary['log10_flops_q05']:.2f}, " \
            f"{summary['log10_flops_q95']:.2f}]" in texts, texts
-    assert top.get_title(loc="left").startswith(f"{task}: emergence curve")
+    assert figure.get_suptitle().startswith(f"{task}: emergence curve")
 
 
 def test_a_median_beyond_the_range_is_an_arrow_at_the_edge_with_its_probability(forecaster) -> None:
@@ -167,6 +168,21 @@ def test_a_median_beyond_the_range_is_an_arrow_at_the_edge_with_its_probability(
     assert any(f"P = {p_beyond:.2f}" in n and "beyond" in n for n in notes), notes
     assert any(f"P(> {right:.1f}) = {p_beyond:.2f}" in t for t in legend_texts(top))
     assert not [c for c in top.containers if isinstance(c, ErrorbarContainer)], "no median marker to draw"
+
+
+def test_an_upper_end_beyond_the_range_runs_the_interval_to_the_edge(forecaster) -> None:
+    levels = np.arange(0.70, 0.95, 0.005)
+    p_beyond = np.array([np.mean(np.isinf(forecaster.emergence_draws("arc_easy", None, s))) for s in levels])
+    success_at = float(levels[np.argmax((p_beyond > 0.1) & (p_beyond < 0.45))])
+    summary = forecaster.emergence(success_at=success_at).set_index("task").loc["arc_easy"]
+    assert np.isfinite(summary["log10_flops_median"]) and np.isinf(summary["log10_flops_q95"]), summary
+    top = emergence_figure(forecaster, "arc_easy", success_at=success_at).axes[0]
+    right = top.get_xlim()[1]
+    marker, _, (bar,) = next(c for c in top.containers if isinstance(c, ErrorbarContainer)).lines
+    assert np.isclose(marker.get_xdata()[0], summary["log10_flops_median"])
+    assert np.allclose(sorted(bar.get_segments()[0][:, 0]), [summary["log10_flops_q05"], right])
+    assert np.isclose(by_gid(top)["emergence-beyond"].xy[0], right)
+    assert any(f"beyond]; P(> {right:.1f}) = {summary['p_beyond_range']:.2f}" in t for t in legend_texts(top))
 
 
 def test_emergence_curve_png_and_svg_render_deterministically(forecaster) -> None:
