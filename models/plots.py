@@ -291,7 +291,7 @@ def _draw_emergence(forecaster: Any, task: str, curve: Curve, scales: Mapping[st
 def _label_emergence(forecaster: Any, task: str, curve: Curve, top, bottom) -> None:
     """Limits, axis labels with units, title and legends of the emergence chart."""
     design = forecaster.design
-    top.set_ylim(*_unit_limits(curve))
+    top.set_ylim(*_unit_limits(curve, float(design.chance[design.tasks.index(task)])))
     top.set_ylabel(_success_label(curve.success_metric))
     bottom.set_ylabel(_smooth_label(forecaster, design.tasks.index(task)))
     bottom.set_xlabel(X_LABEL)
@@ -342,11 +342,12 @@ def _observed(top, bottom, curve: Curve) -> None:
                        zorder=4, label="observed (earlier checkpoints)", gid=f"checkpoints-{panel}")
 
 
-def _unit_limits(curve: Curve) -> tuple[float, float]:
-    """Success axis: the data and bands with a margin, within [0, 1] plus room for the markers."""
+def _unit_limits(curve: Curve, chance: float) -> tuple[float, float]:
+    """Success axis: the data, bands, chance and target with a margin, within [0, 1] plus room for
+    the markers."""
     values = _numeric(curve.observed, "value")[(curve.observed["metric"] == curve.success_metric).to_numpy()]
     p = [_smoothed(q) for q in np.quantile(curve.success_predictive, [0.05, 0.95], axis=0)]
-    lo = min(np.nanmin(values, initial=1.0), float(p[0].min()), curve.emergence.target)
+    lo = min(np.nanmin(values, initial=1.0), float(p[0].min()), curve.emergence.target, chance)
     hi = max(np.nanmax(values, initial=0.0), float(p[1].max()), curve.emergence.target)
     pad = 0.06 * max(hi - lo, 0.1)
     return max(-0.02, lo - pad), min(1.02, hi + pad)
