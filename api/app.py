@@ -2,7 +2,8 @@
 
 Start-up applies Alembic migrations (unless `settings.run_migrations` is False) and starts a small
 loop revealing sealed results whose `reveal_at` has passed. Each feature slice in `api/domain/*`
-exposes `ROUTES`; add a slice by appending its name to `SLICES`.
+exposes `ROUTES`; add a slice by appending its name to `SLICES`. The OpenAPI pages under `/schema`
+work offline (`api.schema_docs`); logging and the per-request access log: `api.access_log`.
 """
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.access_log import logging_config, wrap_access_log
 from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
+from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.api")
@@ -90,8 +92,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_engine(settings)
     state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
                    "fit_queue": make_fit_queue(settings)})
-    return Litestar(
-        route_handlers=_route_handlers(),
+    app = Litestar(
+        route_handlers=[*_route_handlers(), static_router()],
         dependencies={
             "db_session": Provide(provide_db_session),
             "participant": Provide(provide_participant),
@@ -102,6 +104,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[_shutdown],
         state=state,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Turnsignal", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(title="Turnsignal", version="0.1.0"),
+        logging_config=logging_config(settings.log_level, settings.access_log),
         debug=False,
     )
+    if settings.access_log:  # around the whole handler (routing included), so 404s are logged too
+        app.asgi_handler = wrap_access_log(app.asgi_handler)
+    return app

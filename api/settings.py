@@ -16,9 +16,10 @@
 |                                       |                                       | this long is stalled; heartbeat = lease/4) |
 | TURNSIGNAL_FIT_MAX_ATTEMPTS           | 2                                     | tries before a lost fit is marked failed  |
 | TURNSIGNAL_WORKER_POLL_SECONDS        | 1.0                                   | how often an idle worker polls for jobs   |
-| TURNSIGNAL_STARTING_GRANT_CREDITS     | 1000                                  | credits minted into each new account      |
-| TURNSIGNAL_AUTH_CACHE_SECONDS         | 30                                    | API-key lookups are cached this long      |
-|                                       |                                       | (0 turns the cache off)                   |
+| TURNSIGNAL_LOG_LEVEL                  | INFO                                  | level of the service's own logs; libraries |
+|                                       |                                       | log WARNING and above (DEBUG: everything) |
+| TURNSIGNAL_ACCESS_LOG                 | true                                  | one log line per request: method, path,   |
+|                                       |                                       | status, milliseconds                      |
 """
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class Settings:
     starting_grant_credits: float = 1000.0
     auth_cache_seconds: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+    access_log: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -73,6 +76,6 @@ class Settings:
             fit_lease_seconds=float(env.get("TURNSIGNAL_FIT_LEASE_SECONDS", "60")),
             fit_max_attempts=int(env.get("TURNSIGNAL_FIT_MAX_ATTEMPTS", "2")),
             worker_poll_seconds=float(env.get("TURNSIGNAL_WORKER_POLL_SECONDS", "1.0")),
-            starting_grant_credits=float(env.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")),
-            auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
+            log_level=env.get("TURNSIGNAL_LOG_LEVEL", "INFO"),
+            access_log=_env_bool("TURNSIGNAL_ACCESS_LOG", True),
         )

@@ -1,4 +1,6 @@
-"""/v1/participants/{id}/plots/{reliability|calibration}.{png|svg}: reliability diagram and PIT histogram."""
+"""/v1/participants/{id}/plots/{reliability|calibration}.{png|svg}: reliability diagram (ECE, Brier
+decomposition) and, when the participant has resolved numeric forecasts, PIT histogram; titled with
+the participant's handle."""
 from __future__ import annotations
 
 import asyncio
@@ -26,10 +28,13 @@ async def calibration_plot(db_session: AsyncSession, participant: Participant, p
 async def _render(session: AsyncSession, participant_id: str, fmt: str) -> bytes:
     from models.plots import calibration_plots
 
-    data = await scoring.calibration(session, participant_id, 10)
+    data = await scoring.calibration(session, participant_id, 10)  # 404 for an unknown participant
+    handle = (await session.get(Participant, participant_id)).handle
     bins = [b.model_dump() for b in data.binary.reliability_bins]
-    title = f"participant {participant_id[:8]}: {data.binary.n} binary, {data.numeric.n} numeric resolved"
-    return await asyncio.to_thread(calibration_plots, bins, data.numeric.pit_histogram, fmt, title)
+    title = f"@{handle}: {data.binary.n} binary, {data.numeric.n} numeric forecasts resolved"
+    coverage = {"coverage_50": data.numeric.coverage_50, "coverage_90": data.numeric.coverage_90}
+    return await asyncio.to_thread(calibration_plots, bins, data.numeric.pit_histogram, fmt, title,
+                                   data.binary.mean_brier, coverage)
 
 
 ROUTES = [calibration_plot]
