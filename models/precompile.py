@@ -5,8 +5,9 @@ each PyTensor node of the log density and its gradient). Most of that code does 
 data: PyTensor keys each node's numba function on the operation and its input types, and caches it
 on disk (in PyTensor's compile directory, which ``models/__init__.py`` puts under the user cache
 directory). A model of *any* data with the same structure (trend form; tasks that have and have not
-emerged; Beta success rows; checkpoint link rows) reuses those nodes; what stays specific to the data is the function over the whole graph,
-whose key includes the data and the layout of the parameter vector.
+emerged; Beta success rows; checkpoint link rows) reuses those nodes; what stays specific to the
+data is the function over the whole graph, whose key includes the data and the layout of the
+parameter vector.
 
 :func:`precompile` builds the model on small simulated ladders of the common structures and
 compiles it without sampling, so that the first real fit after an install compiles only that
