@@ -1,19 +1,31 @@
-"""`make bench`: run every benchmarks/bench_*.py module and print its rows as a table.
+"""`make bench`: run every benchmarks/bench_*.py module, print its rows as a table and save them.
 
 Each module exposes `TITLE: str` and `run() -> list[dict]` (one dict per table row). Pass module
 names (e.g. `python -m benchmarks fit api`) to run a subset.
+
+Each module's rows are saved to `benchmarks/results/<module>.json` as `{"module", "title", "date"
+(UTC, ISO 8601), "commit" (`git rev-parse --short HEAD`, "-dirty" when tracked files differ from
+it), "seconds" (the module's wall time), "rows"}`; `python -m docs.generate` writes them into docs/.
 """
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import subprocess
 import sys
 import time
 import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 import benchmarks
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
 
 
 def _modules(selected: list[str]) -> list[str]:
@@ -23,7 +35,38 @@ def _modules(selected: list[str]) -> list[str]:
     return names
 
 
-def main(argv: list[str]) -> int:
+def git_commit(root: Path = ROOT) -> str:
+    """The short hash of HEAD in `root`, with "-dirty" when tracked files differ from it; "unknown"
+    outside a git checkout."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        dirty = git("diff", "--quiet", "HEAD").returncode == 1
+    except OSError:  # no git on this machine
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and anything else json cannot write (as its string)."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def save_rows(name: str, title: str, rows: list[dict], seconds: float, results_dir: Path = RESULTS_DIR) -> Path:
+    """Write one module's rows, with the UTC date and the commit, to `results_dir/<name>.json`."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    record = {"module": name, "title": title, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "commit": git_commit(), "seconds": round(seconds, 1), "rows": rows}
+    path = results_dir / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1, default=_plain) + "\n")
+    return path
+
+
+def main(argv: list[str], results_dir: Path = RESULTS_DIR) -> int:
     failures = 0
     for name in _modules(argv):
         module = importlib.import_module(f"benchmarks.{name}")
@@ -37,7 +80,9 @@ def main(argv: list[str]) -> int:
             continue
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             print(pd.DataFrame(rows).to_string(index=False), flush=True)
-        print(f"({time.perf_counter() - start:.1f} s)", flush=True)
+        seconds = time.perf_counter() - start
+        path = save_rows(name, module.TITLE, rows, seconds, results_dir)
+        print(f"({seconds:.1f} s; saved to {path})", flush=True)
     return 1 if failures else 0
 
 

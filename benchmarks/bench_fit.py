@@ -18,7 +18,7 @@ Rows:
   markdown tables by extrapolation-ratio bin and the stacking weights are printed as well, and each
   suite's files are written to a temporary directory (printed).
 
-``python -m benchmarks.bench_fit backtests`` runs only the backtests (the README's tables), ``fit``
+``python -m benchmarks.bench_fit backtests`` runs only the backtests (the tables of docs/backtests.md), ``fit``
 only the full-fit rows.
 
 Timings on a shared 2-core machine are noisy; read them as an order of magnitude.

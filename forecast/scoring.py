@@ -27,7 +27,7 @@ ArrayLike = Any
 
 
 def _scoringrules() -> Any:
-    """scoringrules, imported on first use: its import JIT-compiles numba kernels (~3-10 s), which
+    """scoringrules, imported on first use: its import JIT-compiles numba kernels, which
     the REST service (it scores with the hand-written piecewise-linear functions) need not pay at
     start-up."""
     import scoringrules

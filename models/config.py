@@ -40,9 +40,8 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     "log_spread_mu": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
     "log_spread_sd": {"dist": "HalfNormal", "sigma": 0.5},
     "logit_gap_mu": {"dist": "Normal", "mu": -2.5, "sigma": 1.0},
-    # Tasks' ceilings differ little on the logit scale; a wider scale let one weakly identified task
-    # (OLMo csqa: gap, threshold and spread trade off) open a funnel: 5-22 divergences per full-ladder
-    # fit at sigma 0.5, 0-2 at 0.25 (seeds 0-2, 2026-11-23).
+    # Tasks' ceilings differ little on the logit scale; a wider scale lets one weakly identified task
+    # (OLMo csqa: gap, threshold and spread trade off) open a funnel (docs/performance.md, "Divergences").
     "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.25},
     # Several families in one fit: how far a family's threshold and log spread may shift from the
     # benchmark's pooled value (standardised smooth units; each family's series is standardised apart).

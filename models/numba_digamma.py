@@ -3,8 +3,8 @@
 PyTensor's numba backend evaluates ``psi`` (the gradient of ``gammaln``, hence of every Beta
 likelihood) through a pointer to SciPy's Cython function. Compiled code holding such a pointer
 cannot be cached, so the whole log-density graph of a model with a Beta likelihood missed the
-numba cache and was compiled again in every process (17 s of a warm full-ladder fit's 23 s
-compile). :func:`register` gives ``Psi`` a pure-numba implementation with a cache key.
+numba cache and was compiled again in every process (docs/performance.md has the gain).
+:func:`register` gives ``Psi`` a pure-numba implementation with a cache key.
 
 Math: for x < 0 the reflection ``psi(x) = psi(1 - x) - pi / tan(pi x)``; then the recurrence
 ``psi(x) = psi(x + 1) - 1 / x`` up to x >= 10; there the asymptotic series

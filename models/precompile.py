@@ -1,18 +1,18 @@
 """Pre-compile the hierarchical model into the user's compile cache (`turnsignal precompile`).
 
-A machine's very first fit spends most of its time compiling (46-70 s of a 61-96 s fit on 2 cores:
-numba type-infers and LLVM-compiles each PyTensor node of the log density and its gradient). Most
-of that code does not depend on the data: PyTensor keys each node's numba function on the
-operation and its input types, and caches it on disk (in PyTensor's compile directory, which
-``models/__init__.py`` puts under the user cache directory). A model of *any* data with the same
-structure (trend form; tasks that have and have not emerged; Beta success rows; checkpoint link
-rows) reuses those nodes; what stays specific to the data is the function over the whole graph,
-whose key includes the data and the layout of the parameter vector (about 10 s of compiling).
+A machine's very first fit spends most of its time compiling (numba type-infers and LLVM-compiles
+each PyTensor node of the log density and its gradient). Most of that code does not depend on the
+data: PyTensor keys each node's numba function on the operation and its input types, and caches it
+on disk (in PyTensor's compile directory, which ``models/__init__.py`` puts under the user cache
+directory). A model of *any* data with the same structure (trend form; tasks that have and have not
+emerged; Beta success rows; checkpoint link rows) reuses those nodes; what stays specific to the
+data is the function over the whole graph, whose key includes the data and the layout of the
+parameter vector.
 
 :func:`precompile` builds the model on small simulated ladders of the common structures and
 compiles it without sampling, so that the first real fit after an install compiles only that
 data-specific part. ``make install`` runs it once (``turnsignal precompile``); running it again
-costs a few seconds per structure.
+finds every node cached. Timings: docs/performance.md, "Compile cache and precompile".
 """
 from __future__ import annotations
 

@@ -1,0 +1,147 @@
+"""The README's commands run as written.
+
+* The CLI quick start (the fenced block after `<!-- quickstart ... -->`): every `turnsignal ...` line
+  runs as `python -m api.cli ...` in a temporary directory and must exit 0 and write its `--out`;
+  other shell lines (the `printf` of the targets) run in bash there. Only the data is smaller: the
+  shared tables are replaced by fixtures (the OLMo final-checkpoint slice cut to 3 tasks x all 30
+  runs, the Pythia LAMBADA slice), fits get `--draws 100 --tune 100`, and the backtest runs the
+  logistic baseline only with 5 bootstrap replicates (every method's backtest is tested in
+  tests/test_backtest.py).
+* The REST session and the bets/markets block that continues it run in bash against a real
+  `turnsignal serve` on a fresh SQLite file; only the base URL and the path of the `turnsignal`
+  script change. The fits block runs too (slow: a real fit by a worker, on a 3-task slice).
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from api.devserver import SERVE, running_server
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_OLMO = "../shared/data/olmo_ladder/olmo_ladder_final_checkpoints.csv"
+SHARED_PYTHIA = "../shared/data/pythia_evals/pythia_evals_core_long.csv"
+SLICE_TASKS = [("hellaswag", ""), ("boolq", ""), ("mmlu", "stem")]
+"""Tasks of the OLMo slice: the quick start predicts mmlu_stem and hellaswag; boolq's success is acc."""
+SMALLER = {"fit": ["--draws", "100", "--tune", "100"],
+           "backtest": ["--methods", "B1_logistic", "--n-boot", "5"]}
+"""Options appended to a command so that it runs in seconds."""
+
+
+def fenced_blocks(marker: str) -> list[str]:
+    """The fenced code blocks of the README that follow an HTML comment starting with ``marker``."""
+    pattern = re.compile(rf"<!-- {marker}\b[^>]*-->\n```\w*\n(.*?)```", re.DOTALL)
+    return pattern.findall(README.read_text())
+
+
+def shell_lines(block: str) -> list[str]:
+    """The commands of a shell block: continuation lines joined, comments and blank lines dropped."""
+    joined = re.sub(r"\\\n\s*", " ", block)
+    return [line for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _olmo_slice(path: Path) -> Path:
+    raw = pd.read_csv(FIXTURES / "olmo_ladder_final.csv", keep_default_na=False)
+    keep = pd.Series(list(zip(raw["task"], raw["subtask"]))).isin(SLICE_TASKS).to_numpy()
+    raw[keep].to_csv(path, index=False)
+    return path
+
+
+def test_readme_stays_short() -> None:
+    assert len(README.read_text().splitlines()) <= 250
+
+
+def test_quickstart_is_marked() -> None:
+    lines = [line for block in fenced_blocks("quickstart") for line in shell_lines(block)]
+    commands = [shlex.split(line)[1] for line in lines if line.startswith("turnsignal ")]
+    assert commands[:2] == ["data", "fit"] and {"emergence", "predict", "backtest"} <= set(commands)
+    assert SHARED_OLMO in README.read_text() and SHARED_PYTHIA in README.read_text()
+
+
+def test_quickstart_commands_run(tmp_path) -> None:
+    substitutes = {SHARED_OLMO: str(_olmo_slice(tmp_path / "olmo_slice.csv")),
+                   SHARED_PYTHIA: str(FIXTURES / "pythia_lambada.csv")}
+    work = tmp_path / "work"
+    work.mkdir()
+    for line in (line for block in fenced_blocks("quickstart") for line in shell_lines(block)):
+        if line.startswith(". .venv/bin/activate"):
+            continue  # the test's interpreter stands for the venv
+        for shared, fixture in substitutes.items():
+            line = line.replace(shared, fixture)
+        if not line.startswith("turnsignal "):
+            done = subprocess.run(["bash", "-c", line], cwd=work, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, f"{line}\n{done.stderr}"
+            continue
+        args = shlex.split(line)[1:]
+        args += SMALLER.get(args[0], [])
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=work, env=_env(), capture_output=True,
+                              text=True, timeout=600)
+        print(f"{time.perf_counter() - start:6.1f} s  {line}")
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        out = work / args[args.index("--out") + 1]
+        assert out.exists() and (any(out.iterdir()) if out.is_dir() else out.stat().st_size > 0), line
+
+
+def _bash_blocks(containing: str) -> list[str]:
+    """The README's bash blocks from the REST session on, up to the first one containing ``containing``."""
+    text = README.read_text()
+    session = fenced_blocks("rest-session")[0]
+    blocks = [session]
+    for block in re.findall(r"```bash\n(.*?)```", text[text.index(session) + len(session):], re.DOTALL):
+        blocks.append(block)
+        if containing in block:
+            return blocks
+    raise AssertionError(f"no bash block with {containing!r} after the REST session")
+
+
+def _run_session(blocks: list[str], tmp_path: Path, serve_args: tuple[str, ...] = SERVE,
+                 substitutions: dict[str, str] | None = None) -> str:
+    """Run ``blocks`` as one bash script (stopping at the first failure) against a real server on a
+    fresh SQLite file, in ``tmp_path``; returns its stdout."""
+    env = {**_env(), "TURNSIGNAL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}",
+           "TURNSIGNAL_DATA_DIR": str(tmp_path / "data")}
+    script = "set -eo pipefail\n" + "".join(blocks)
+    for old, new in {".venv/bin/turnsignal": f"{shlex.quote(sys.executable)} -m api.cli", **(substitutions or {})}.items():
+        assert old in script, old
+        script = script.replace(old, new)
+    with running_server(env=env, args=serve_args) as base_url:
+        script = script.replace("BASE=http://127.0.0.1:8000", f"BASE={base_url}")
+        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=1200)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout.replace(" ", "")
+
+
+def test_rest_session_runs_against_a_server(tmp_path) -> None:
+    out = _run_session(_bash_blocks("/v1/markets"), tmp_path)
+    assert out.count('"error"') == 1 and '"status":404' in out, out  # only the sealed result
+    for expected in ('"probability":0.7', '"resolved_question_ids"', '"brier"', '"offerer_stake":3000000',
+                     '"prices_after"', '"balance"'):
+        assert expected in out, (expected, out)
+
+
+@pytest.mark.slow
+def test_model_in_the_loop_runs_against_a_server_and_worker(tmp_path) -> None:
+    """The fits block with a worker: a 3-task slice of the example table and 100 + 100 draws."""
+    table = pd.read_csv(ROOT / "examples" / "data" / "olmo_ladder.csv")
+    table[table["task"].isin(["arc_easy", "hellaswag", "boolq"])].to_csv(tmp_path / "slice.csv", index=False)
+    out = _run_session(_bash_blocks("/v1/fits"), tmp_path, SERVE + ("--with-worker",), {
+        "examples/data/olmo_ladder.csv": str(tmp_path / "slice.csv"),
+        '"seed": 0}': '"seed": 0, "draws": 100, "tune": 100}'})
+    for expected in ('"log10_flops_median"', '"task":"arc_easy"', '"q95"'):
+        assert expected in out, (expected, out)
+    assert (tmp_path / "arc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
