@@ -412,24 +412,24 @@ def _convert(adapter_name: str, out: str, path: str, **kwargs) -> None:
     _write_table(table, out)
 
 
-@data_app.command("olmo")
-def data_olmo(
-    path: str = typer.Argument(..., help="olmo_ladder_final_checkpoints.csv or olmo_ladder_long.csv.gz"),
-    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
-    checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
-) -> None:
-    """OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq)."""
-    _convert("olmo_ladder", out, path, checkpoints=checkpoints)
+def _shared_data_command(name: str, adapter_name: str, source: str, summary: str) -> None:
+    """Register `turnsignal data NAME PATH --out F [--checkpoints final|all]` for one shared-data adapter."""
+
+    def convert(
+        path: str = typer.Argument(..., help=source),
+        out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
+        checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
+    ) -> None:
+        _convert(adapter_name, out, path, checkpoints=checkpoints)
+
+    convert.__doc__ = summary
+    data_app.command(name)(convert)
 
 
-@data_app.command("pythia")
-def data_pythia(
-    path: str = typer.Argument(..., help="pythia_evals_core_long.csv"),
-    out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
-    checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
-) -> None:
-    """Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success."""
-    _convert("pythia_lambada", out, path, checkpoints=checkpoints)
+_shared_data_command("olmo", "olmo_ladder", "olmo_ladder_final_checkpoints.csv or olmo_ladder_long.csv.gz",
+                     "OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq).")
+_shared_data_command("pythia", "pythia_lambada", "pythia_evals_core_long.csv",
+                     "Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success.")
 
 
 @data_app.command("lm-eval-samples")
