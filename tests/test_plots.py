@@ -323,6 +323,7 @@ def test_calibration_plots_bad_brier_is_a_clear_value_error() -> None:
 def test_cli_plot_emergence_writes_png_and_svg(fit_path, tmp_path) -> None:
     runner = CliRunner()
     png, svg = tmp_path / "out" / "arc.png", tmp_path / "out" / "piqa.svg"
+    png.parent.mkdir()  # the CLI refuses to create a missing output directory
     for task, out in (("arc_easy", png), ("piqa", svg)):
         result = runner.invoke(cli_app, ["plot", "emergence", "--fit", str(fit_path), "--task", task, "--out", str(out)])
         assert result.exit_code == 0, result.output
@@ -334,7 +335,7 @@ def test_cli_plot_emergence_writes_png_and_svg(fit_path, tmp_path) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["--task", "hellaswag", "--out", "x.png"], "not in this fit"),
-    (["--task", "arc_easy", "--out", "x.pdf"], "png or svg"),
+    (["--task", "arc_easy", "--out", "x.pdf"], "use one of .png, .svg"),
 ])
 def test_cli_plot_bad_input_exits_2_without_traceback(fit_path, tmp_path, args, message) -> None:
     result = CliRunner().invoke(cli_app, ["plot", "emergence", "--fit", str(fit_path),
