@@ -175,7 +175,8 @@ def read_eval(path: str | Path, option: str, chance: float | None, direction: st
     """A validated eval table (CSV, Parquet or lm-eval results JSON) from ``path``."""
     p = input_file(path, option)
     say(f"reading {p}")
-    from forecast.evaltable import EvalTableError, read_eval_table
+    from forecast.adapters import read_eval_table
+    from forecast.evaltable import EvalTableError
 
     try:
         return read_eval_table(p, chance=chance, smooth_direction=direction)

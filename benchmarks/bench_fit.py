@@ -47,7 +47,7 @@ FIT_TIMEOUT_S = 1800
 _FIT_SCRIPT = """
 import json, sys, time
 start = time.perf_counter()
-from forecast.evaltable import read_eval_table
+from forecast.adapters import read_eval_table
 from models.config import FitConfig
 from models.forecaster import EmergenceForecaster
 imported = time.perf_counter()
@@ -115,7 +115,7 @@ def full_fit_rows() -> list[dict]:
 
 def backtest_rows() -> list[dict]:
     """The default backtest suites on OLMo and Pythia; prints their markdown tables and output folders."""
-    from forecast.evaltable import read_eval_table
+    from forecast.adapters import read_eval_table
     from models.backtest import ALL_BIN, Cut, default_cuts, format_summary_table, format_weights, run_backtest_suite
     from models.config import FitConfig
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from forecast.evaltable import EvalTableError, Problem, final_checkpoints, validate_eval_table
+from forecast.evaltable import EvalTableError, Problem, final_checkpoints, read_csv_table, validate_eval_table
 from forecast.metrics import known_metric_names, lookup_metric
 
 Checkpoints = Literal["final", "all"]
@@ -837,3 +837,54 @@ def margins_summary(samples: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     out["n"] = out["n"].astype("int64")
     return out
+
+
+# ----------------------------------------------------------------------------- any eval-table file
+
+
+def read_eval_table(
+    path: str | Path,
+    *,
+    chance: float | None = None,
+    smooth_direction: str | None = None,
+) -> pd.DataFrame:
+    """Read and validate an eval table.
+
+    Dispatch: `.parquet`/`.pq` -> Parquet; `.json` -> lm-evaluation-harness aggregated results
+    (model name and parameter count are taken from the file's `config`; use
+    `lm_eval_results` to give them explicitly); `.jsonl` -> refused with a pointer
+    to `forecast.adapters.lm_eval_samples` (per-example margins are not an eval table); anything else
+    (`.csv`, `.csv.gz`, `.tsv`) -> CSV, with a tab separator for `.tsv`.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise EvalTableError([Problem(source, None, None, "file not found")])
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    elif suffixes and suffixes[-1] == ".jsonl" or suffixes[-2:] == [".jsonl", ".gz"]:
+        raise EvalTableError(
+            [
+                Problem(
+                    source,
+                    None,
+                    None,
+                    "a .jsonl file is per-sample lm-evaluation-harness output, not an eval table; "
+                    "read it with forecast.adapters.lm_eval_samples(path, family=..., model=...)",
+                )
+            ]
+        )
+    elif suffixes and suffixes[-1] == ".json":
+        frame = _read_lm_eval_json(path)
+    else:
+        frame = read_csv_table(path, sep="\t" if ".tsv" in suffixes else ",")
+    return validate_eval_table(frame, source=source, chance=chance, smooth_direction=smooth_direction)
+
+
+def _read_lm_eval_json(path: Path) -> pd.DataFrame:
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise EvalTableError([Problem(str(path), None, None, f"invalid JSON: {err}")]) from err
+    return lm_eval_results_frame(payload, source=str(path))

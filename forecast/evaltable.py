@@ -106,47 +106,7 @@ def _format_problems(problems: list[Problem]) -> str:
 # ----------------------------------------------------------------------------- reading
 
 
-def read_eval_table(
-    path: str | Path,
-    *,
-    chance: float | None = None,
-    smooth_direction: str | None = None,
-) -> pd.DataFrame:
-    """Read and validate an eval table.
-
-    Dispatch: `.parquet`/`.pq` -> Parquet; `.json` -> lm-evaluation-harness aggregated results
-    (model name and parameter count are taken from the file's `config`; use
-    `forecast.adapters.lm_eval_results` to give them explicitly); `.jsonl` -> refused with a pointer
-    to `forecast.adapters.lm_eval_samples` (per-example margins are not an eval table); anything else
-    (`.csv`, `.csv.gz`, `.tsv`) -> CSV, with a tab separator for `.tsv`.
-    """
-    path = Path(path)
-    source = str(path)
-    if not path.exists():
-        raise EvalTableError([Problem(source, None, None, "file not found")])
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    elif suffixes and suffixes[-1] == ".jsonl" or suffixes[-2:] == [".jsonl", ".gz"]:
-        raise EvalTableError(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    "a .jsonl file is per-sample lm-evaluation-harness output, not an eval table; "
-                    "read it with forecast.adapters.lm_eval_samples(path, family=..., model=...)",
-                )
-            ]
-        )
-    elif suffixes and suffixes[-1] == ".json":
-        frame = _read_lm_eval_json(path)
-    else:
-        frame = _read_csv(path, sep="\t" if ".tsv" in suffixes else ",")
-    return validate_eval_table(frame, source=source, chance=chance, smooth_direction=smooth_direction)
-
-
-def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+def read_csv_table(path: Path, sep: str) -> pd.DataFrame:
     """Read a CSV keeping every cell as written (numbers are parsed later, with row-level errors)."""
     _check_csv_shape(path, sep)
     try:
@@ -185,16 +145,6 @@ def _check_csv_shape(path: Path, sep: str) -> None:
         raise EvalTableError([Problem(str(path), None, None, f"cannot parse as CSV: {err}")]) from err
     if problems:
         raise EvalTableError(problems)
-
-
-def _read_lm_eval_json(path: Path) -> pd.DataFrame:
-    from forecast.adapters import lm_eval_results_frame  # adapters imports this module
-
-    try:
-        payload = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise EvalTableError([Problem(str(path), None, None, f"invalid JSON: {err}")]) from err
-    return lm_eval_results_frame(payload, source=str(path))
 
 
 # ----------------------------------------------------------------------------- validation

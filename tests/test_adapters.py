@@ -18,10 +18,11 @@ from forecast.adapters import (
     lm_eval_samples,
     margins_summary,
     olmo_ladder,
+    read_eval_table,
     parse_chance,
     pythia_lambada,
 )
-from forecast.evaltable import STANDARD_COLUMNS, EvalTableError, read_eval_table
+from forecast.evaltable import STANDARD_COLUMNS, EvalTableError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 OLMO_FINAL = FIXTURES / "olmo_ladder_final.csv"

@@ -12,9 +12,9 @@ from forecast.evaltable import (
     STANDARD_COLUMNS,
     EvalTableError,
     final_checkpoints,
-    read_eval_table,
     validate_eval_table,
 )
+from forecast.adapters import read_eval_table
 from forecast.metrics import lookup_metric
 
 ROOT = Path(__file__).resolve().parents[1]

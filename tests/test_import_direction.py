@@ -41,14 +41,6 @@ def test_forecast_does_not_import_pymc() -> None:
 
 # ----------------------------------------------------------------------------- no import cycles
 PACKAGES = ("forecast", "models", "api")
-KNOWN_CYCLES = {
-    # fit_queue and worker move to api/domain/fits/ without it: allowed only while api/fit_queue.py exists
-    frozenset({"api.fit_queue", "api.worker"}): ROOT / "api" / "fit_queue.py",
-    # read_eval_table lazily imports adapters' lm_eval_results_frame, and adapters imports evaltable: no
-    # change removes it yet, so it stays allowed (the file always exists) until this entry is deleted
-    frozenset({"forecast.adapters", "forecast.evaltable"}): ROOT / "forecast" / "evaltable.py",
-}
-"""Known cycles, each allowed (exactly its set of modules) only while the given file exists."""
 
 
 def _module_name_under(root: Path, path: Path) -> str:
@@ -163,6 +155,5 @@ def test_the_cycle_finder_resolves_relative_and_submodule_imports(tmp_path: Path
 def test_no_import_cycles_among_project_modules() -> None:
     """No module of forecast/, models/ or api/ imports itself back through others, counting imports
     inside functions (they run too); only `if TYPE_CHECKING:` imports are left out."""
-    cycles = [c for c in import_cycles(import_graph())
-              if not (frozenset(c) in KNOWN_CYCLES and KNOWN_CYCLES[frozenset(c)].exists())]
+    cycles = import_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

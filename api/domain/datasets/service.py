@@ -64,7 +64,8 @@ def canonical_csv(table: pd.DataFrame) -> bytes:
 
 def _read(path: Path, source_format: str, form: DatasetUpload) -> pd.DataFrame:
     from forecast.adapters import lm_eval_results_frame
-    from forecast.evaltable import read_eval_table, validate_eval_table
+    from forecast.adapters import read_eval_table
+    from forecast.evaltable import validate_eval_table
 
     if source_format != "lm_eval_json":
         return read_eval_table(path, chance=form.chance, smooth_direction=form.smooth_direction)
