@@ -304,6 +304,13 @@ def build_design(
     design is built once from them.
     """
     selected = select_rows(table, smooth_metric, success_metric, tasks, families, link_checkpoints, checkpoints_per_run)
+    return design_from_selected(selected, smooth_metric, margins)
+
+
+def design_from_selected(selected: pd.DataFrame, smooth_metric: str,
+                         margins: pd.DataFrame | None = None) -> Design:
+    """The :class:`Design` of rows that :func:`select_rows` has already chosen (so a fit that keeps its
+    training rows selects them once); ``build_design`` is ``select_rows`` followed by this."""
     family_names = sorted(selected["family"].astype(str).unique())
     base_of: dict[str, str] = {}
     if len(family_names) > 1:

@@ -18,8 +18,8 @@ import pandas as pd
 from scipy import special, stats
 
 from forecast.compute import log10_size_on_path, log10_training_flops
-from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, largest_compute_by_family, row_sizes,
-                             select_rows)
+from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, design_from_selected,
+                             largest_compute_by_family, row_sizes, select_rows)
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
@@ -68,7 +68,7 @@ class EmergenceForecaster:
         self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families,
                                          cfg.link_checkpoints, cfg.checkpoints_per_run)
         self.margins = margins
-        self.design = design_for(table, cfg, margins)
+        self.design = design_from_selected(self.training_rows, cfg.smooth_metric, margins)
         _check_enough_data(self.design)
         idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress,
                                              should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key(),
