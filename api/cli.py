@@ -240,11 +240,16 @@ def precompile() -> None:
     _say(f"pre-compiled {len(timings)} model structures in {sum(seconds for _, seconds in timings):.0f} s")
 
 
+def _table_out(what: str):
+    """The optional `--out` of a command that prints its table: the file's suffix picks the format."""
+    return typer.Option(None, "--out", help=f"{what} .csv, .json or .parquet; - for CSV on stdout "
+                        "(the table is printed, too, except with -)")
+
+
 @app.command()
 def predict(
     targets: str = typer.Option(..., "--targets", help="CSV: model, params, tokens or compute_flops, task"),
-    out: str = typer.Option(None, "--out", help="predictions .csv, .json or .parquet; - for CSV on stdout "
-                            "(the table is printed, too, except with -)"),
+    out: str = _table_out("predictions"),
     fit_path: str = typer.Option(None, "--fit", help="a saved fit (from `turnsignal fit`)"),
     data: str = typer.Option(None, "--data", help="or an eval table to fit first"),
     smooth: str = SMOOTH_OPT, success: str = SUCCESS_OPT, family: str = FAMILY_OPT, tasks: str = TASKS_OPT,
@@ -280,8 +285,7 @@ def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
 @app.command()
 def emergence(
     fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
-    out: str = typer.Option(None, "--out", help="emergence .csv, .json or .parquet; - for CSV on stdout "
-                            "(the table is printed, too, except with -)"),
+    out: str = _table_out("emergence"),
     level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
     success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
     reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
