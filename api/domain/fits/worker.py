@@ -270,7 +270,9 @@ async def run_worker(settings: Settings | None = None, *, once: bool = False, st
 
 def main() -> None:
     """Entry point of `turnsignal worker` / `python -m api.domain.fits.worker`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    # libraries (Alembic's plugin set-up and migrations, procrastinate) at WARNING, as in the API process
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
+    logging.getLogger("turnsignal").setLevel(logging.INFO)
     try:
         asyncio.run(run_worker(install_signal_handlers=True))
     except KeyboardInterrupt:
