@@ -5,7 +5,7 @@ import typer
 
 from models.config import FitConfig  # light: pydantic only (no pandas, numpy or PyMC)
 from api.cli_io import (FIT_SUFFIXES, PLOT_SUFFIXES, SIGNIFICANT_DIGITS, CliGroup, ProgressLines, check_out,
-                        check_out_dir, describe_error, input_file, load_fit, read_csv, read_eval, say, write_bytes,
+                        check_out_dir, input_file, load_fit, read_csv, read_eval, say, write_bytes,
                         write_table)
 
 # CliGroup: every error ends in a one- or two-line message and exit 2 (user) or 1 (internal), no traceback
@@ -147,16 +147,6 @@ DIRECTION_OPT = typer.Option(None, "--smooth-direction", help="lower|higher: dir
 PROGRESS_OPT = typer.Option(None, "--progress/--no-progress", help="sampler progress bar (default: on a terminal)")
 
 
-_say = say
-
-
-def _fail(error: BaseException) -> typer.Exit:
-    """Bad input ends the command with its message (two lines at most) and exit code 2, never a traceback."""
-    message, code = describe_error(error)
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -181,28 +171,19 @@ def _fit(table, config, progress, margins=None):
 
     show = sys.stderr.isatty() if progress is None else progress
     forecaster = EmergenceForecaster(config)
-    _say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
-         "compiling takes 10-25 s, about a minute if `turnsignal precompile` never ran")
+    say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
+        "compiling takes 10-25 s, about a minute if `turnsignal precompile` never ran")
     # no progress bar (a log, a pipe): a line every few seconds instead, so a long fit is visibly alive
     with contextlib.nullcontext() if show else ProgressLines(config.chains * (config.tune + config.draws)) as lines:
         forecaster.fit(table, progress=show, margins=margins, on_phase=lines and lines.phase,
                        on_draws=lines and lines.iterations)
     d = forecaster.diagnostics
-    _say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
-         f"{d.compile_seconds:.1f} s, sampling {d.sampling_seconds:.1f} s, max R-hat {d.rhat_max:.3f}, "
-         f"min bulk ESS {d.ess_bulk_min:.0f}, {d.divergences} divergences")
+    say(f"fitted {len(forecaster.design.tasks)} tasks on {len(forecaster.design.models)} models: compile "
+        f"{d.compile_seconds:.1f} s, sampling {d.sampling_seconds:.1f} s, max R-hat {d.rhat_max:.3f}, "
+        f"min bulk ESS {d.ess_bulk_min:.0f}, {d.divergences} divergences")
     for warning in d.warnings:
-        _say(f"WARNING: {warning}")
+        say(f"WARNING: {warning}")
     return forecaster
-
-
-def _write_table(frame, out) -> None:
-    """Write a data table (no rounding) to ``out`` by its suffix."""
-    write_table(frame, out)
-
-
-USER_ERRORS = (ValueError, OSError)
-"""Errors a command may catch to add context; any left uncaught end the same way (see api.cli_io)."""
 
 
 @app.command()
@@ -225,7 +206,7 @@ def fit(
     margin_table = read_csv(margins, "--margins") if margins else None
     table = _read_table(data, chance, smooth_direction)
     path = _fit(table, config, progress, margin_table).save(out)
-    _say(f"wrote {path}")
+    say(f"wrote {path}")
 
 
 @app.command()
@@ -235,9 +216,9 @@ def precompile() -> None:
     from models import compile_cache_dir
     from models.precompile import precompile as run_precompile
 
-    _say(f"pre-compiling into {compile_cache_dir()} (one time; later fits of these structures reuse it)")
-    timings = run_precompile(on_progress=_say)
-    _say(f"pre-compiled {len(timings)} model structures in {sum(seconds for _, seconds in timings):.0f} s")
+    say(f"pre-compiling into {compile_cache_dir()} (one time; later fits of these structures reuse it)")
+    timings = run_precompile(on_progress=say)
+    say(f"pre-compiled {len(timings)} model structures in {sum(seconds for _, seconds in timings):.0f} s")
 
 
 def _table_out(what: str):
@@ -298,7 +279,7 @@ def emergence(
     table = forecaster.emergence(level=None if success_at is not None else (level or 0.5),
                                  success_at=success_at, reached_by=reached_by)
     lo, hi = forecaster.search_range()
-    _say(f"searched {lo:.1f} to {hi:.1f} log10 FLOPs")
+    say(f"searched {lo:.1f} to {hi:.1f} log10 FLOPs")
     write_table(table, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
@@ -372,33 +353,30 @@ def backtest(
 
     def report(scenario) -> None:
         weights = format_weights(scenario)
-        _say(f"{scenario.label}: reach {scenario.reach:.3g}x, {len(scenario.training_models)} training models, "
-             f"{len(scenario.heldout_models)} held-out models" + (f"; stacking weights {weights}" if weights else ""))
+        say(f"{scenario.label}: reach {scenario.reach:.3g}x, {len(scenario.training_models)} training models, "
+            f"{len(scenario.heldout_models)} held-out models" + (f"; stacking weights {weights}" if weights else ""))
         for note in scenario.notes:
-            _say(f"{scenario.label}: note: {note}")
+            say(f"{scenario.label}: note: {note}")
 
-    try:
-        cuts = _cuts(train_max_params, train_max_flops)
-        chosen = _split(methods) or list(METHODS)
-        unknown = sorted(set(chosen) - set(METHODS))
-        if unknown:
-            raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-        table = _read_table(data, chance, smooth_direction)
-        if cuts is None:
-            cuts = default_cuts(table, config)
-            _say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
-        _say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
-             f"{len(cuts)} scenario(s)")
-        suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
-                                   progress=sys.stderr.isatty() if progress is None else progress)
-        suite.write(out)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
+    cuts = _cuts(train_max_params, train_max_flops)
+    chosen = _split(methods) or list(METHODS)
+    unknown = sorted(set(chosen) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    table = _read_table(data, chance, smooth_direction)
+    if cuts is None:
+        cuts = default_cuts(table, config)
+        say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
+    say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
+        f"{len(cuts)} scenario(s)")
+    suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
+                               progress=sys.stderr.isatty() if progress is None else progress)
+    suite.write(out)
     typer.echo(format_summary_table(suite.summary))
     for scenario in suite.scenarios:
         if scenario.stacking_weights:
             typer.echo(f"stacking weights ({scenario.label}): {format_weights(scenario)}")
-    _say(f"wrote predictions and summary to {out}")
+    say(f"wrote predictions and summary to {out}")
 
 
 def _convert(adapter_name: str, out: str, path: str, **kwargs) -> None:
@@ -413,7 +391,7 @@ def _convert(adapter_name: str, out: str, path: str, **kwargs) -> None:
     except KeyError as error:
         raise ValueError(f"input {path}: no column {error.args[0]!r}: not the file this command converts "
                          "(see --help)") from None
-    _write_table(table, out)
+    write_table(table, out)
 
 
 def _shared_data_command(name: str, adapter_name: str, source: str, summary: str) -> None:
@@ -452,14 +430,8 @@ def data_lm_eval_samples(
     """
     from forecast.adapters import lm_eval_samples, margins_summary
 
-    try:
-        table = margins_summary(lm_eval_samples(path, family=family, model=model, note=_say))
-    except USER_ERRORS as error:
-        raise _fail(error) from None
-    if out in (None, "-"):
-        typer.echo(table.to_csv(index=False), nl=False)
-    else:
-        _write_table(table, out)
+    table = margins_summary(lm_eval_samples(path, family=family, model=model, note=say))
+    write_table(table, out or "-")  # CSV on stdout by default: a data table feeds other tools
 
 
 @data_app.command("lm-eval")
@@ -481,15 +453,9 @@ def data_lm_eval(
     """lm-evaluation-harness aggregated results -> eval table rows (group aggregates left out, per-task chance)."""
     from forecast.adapters import lm_eval_results, parse_chance
 
-    try:
-        table = lm_eval_results(path, family=family, model=model, params=params, tokens=tokens,
-                                chance=parse_chance(chance), samples_dir=samples, note=_say)
-    except USER_ERRORS as error:
-        raise _fail(error) from None
-    if out in (None, "-"):
-        typer.echo(table.to_csv(index=False), nl=False)
-    else:
-        _write_table(table, out)
+    table = lm_eval_results(path, family=family, model=model, params=params, tokens=tokens,
+                            chance=parse_chance(chance), samples_dir=samples, note=say)
+    write_table(table, out or "-")  # CSV on stdout by default: a data table feeds other tools
 
 
 if __name__ == "__main__":
