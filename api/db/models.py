@@ -130,7 +130,8 @@ class Score(IdBase):
 
 
 class SealedResult(IdBase):
-    """An uploaded large-model result (eval-table rows), invisible to non-admins until revealed."""
+    """An uploaded large-model result (eval-table rows), invisible to non-admins until revealed.
+    `resolution_errors`: the linked questions its reveal could not resolve, and why."""
 
     __tablename__ = "sealed_results"
 
@@ -138,6 +139,7 @@ class SealedResult(IdBase):
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     reveal_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution_errors: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)  # admins only
     created_by: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

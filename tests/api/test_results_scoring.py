@@ -130,7 +130,7 @@ async def test_correction_keeps_history_and_annulment_removes_scores(client, mak
     assert [v["kind"] for v in versions] == ["resolved", "resolved", "annulled"]
 
 
-async def test_failing_hook_rolls_back_the_resolution(client, make_participant) -> None:
+async def test_failing_hook_rolls_back_only_its_resolution(client, make_participant) -> None:
     admin, alice, bob, numeric, binary, result = await _setup(client, make_participant)
 
     async def broken(session, event) -> None:
@@ -141,9 +141,17 @@ async def test_failing_hook_rolls_back_the_resolution(client, make_participant) 
         reply = await client.post(f"/v1/results/{result['id']}/reveal", headers=admin.headers)
     finally:
         unregister_resolution_hook(broken)
-    assert reply.status_code == 500 and "ledger" not in reply.text
-    assert (await client.get(f"/v1/questions/{binary['id']}", headers=alice.headers)).json()["state"] == "open"
-    assert (await client.get(f"/v1/results/{result['id']}", headers=alice.headers)).status_code == 404
+    # Each question's resolution rolled back on its own, reported to the admin; the questions close.
+    assert reply.status_code == 200 and reply.json()["resolved_question_ids"] == []
+    errors = reply.json()["result"]["resolution_errors"]
+    assert {e["question_id"] for e in errors} == {numeric["id"], binary["id"]} and "ledger unavailable" in errors[0]["error"]
+    shown = (await client.get(f"/v1/questions/{binary['id']}", headers=alice.headers)).json()
+    assert shown["state"] == "closed" and not shown["accepting_predictions"]
+    assert (await client.get(f"/v1/results/{result['id']}", headers=alice.headers)).json()["resolution_errors"] is None
+    retry = await client.post(f"/v1/results/{result['id']}/reveal", headers=admin.headers)
+    assert retry.status_code == 200 and set(retry.json()["resolved_question_ids"]) == {numeric["id"], binary["id"]}
+    assert retry.json()["result"]["resolution_errors"] is None
+    assert (await client.post(f"/v1/results/{result['id']}/reveal", headers=admin.headers)).status_code == 409
 
 
 async def test_reveal_at_passes_and_background_loop_reveals(client, make_participant) -> None:

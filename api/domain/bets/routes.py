@@ -30,7 +30,7 @@ async def list_bets(db_session: AsyncSession, participant: Participant, question
 
 @get("/v1/bets/{bet_id:str}", tags=["bets"])
 async def get_bet(db_session: AsyncSession, participant: Participant, bet_id: str) -> BetOut:
-    """One bet (404 if it does not exist or is a private offer to someone else)."""
+    """One bet (404 if it does not exist, or is neither an open public offer nor the caller's own)."""
     return await service.get_bet(db_session, participant, bet_id)
 
 

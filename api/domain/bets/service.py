@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import transaction, utcnow
@@ -27,7 +27,9 @@ from forecast import bets as betmath
 
 
 def _visible(bet: Bet, who: Participant) -> bool:
-    return who.role == "admin" or bet.counterparty_id is None or who.id in (bet.offerer_id, bet.counterparty_id, bet.taker_id)
+    """Admins see every bet; others see open public offers and the bets they are party to."""
+    public_offer = bet.status == "open" and bet.counterparty_id is None
+    return who.role == "admin" or public_offer or who.id in (bet.offerer_id, bet.counterparty_id, bet.taker_id)
 
 
 def _out(bet: Bet) -> dict[str, Any]:
@@ -137,8 +139,8 @@ async def expire_due(session: AsyncSession) -> int:
 async def list_bets(session: AsyncSession, who: Participant, question_id: str | None, status: str | None) -> list[BetOut]:
     stmt = select(Bet).order_by(Bet.created_at.desc()).limit(500)
     if who.role != "admin":
-        stmt = stmt.where(or_(Bet.counterparty_id.is_(None), Bet.offerer_id == who.id, Bet.counterparty_id == who.id,
-                              Bet.taker_id == who.id))
+        stmt = stmt.where(or_(and_(Bet.status == "open", Bet.counterparty_id.is_(None)), Bet.offerer_id == who.id,
+                              Bet.counterparty_id == who.id, Bet.taker_id == who.id))
     if question_id is not None:
         stmt = stmt.where(Bet.question_id == question_id)
     if status is not None:

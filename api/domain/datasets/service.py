@@ -2,8 +2,9 @@
 
 Storage: the canonical CSV of the validated table (rows sorted by family, model, task, metric;
 columns as the validator returns them) is kept as bytes in the `datasets` table, and its sha256 is
-the dataset's content address. The same table uploaded again, in any format, returns the existing
-dataset (200) instead of a new one (201).
+the dataset's content address. The same table uploaded again by the same owner, in any format, returns
+that owner's existing dataset (200) instead of a new one (201). Another owner's identical table is
+never returned (not even its existence is told): the uploader gets a dataset of their own.
 
 Visibility: `public` datasets are readable by every participant, `private` ones by their owner and
 admins only (404 to others, as if absent).
@@ -124,7 +125,7 @@ def _sorted_unique(table: pd.DataFrame, column: str) -> list[str]:
 
 async def upload_dataset(session: AsyncSession, owner: Participant, form: DatasetUpload,
                          max_bytes: int) -> tuple[DatasetOut, bool]:
-    """Store a new dataset, or return the existing one with the same content; (dataset, created).
+    """Store a new dataset, or return the owner's existing one with the same content; (dataset, created).
     Files above `max_bytes` bytes get a 413."""
     if form.visibility not in VISIBILITIES:
         raise ApiError(422, f"visibility must be one of {list(VISIBILITIES)}", "visibility")
@@ -135,7 +136,7 @@ async def upload_dataset(session: AsyncSession, owner: Participant, form: Datase
     if len(raw) > max_bytes:
         raise ApiError(413, f"dataset file too large: {len(raw)} bytes > {max_bytes}", "file")
     parsed = await asyncio.to_thread(parse_table, raw, form)
-    existing = await _by_sha(session, parsed.sha256)
+    existing = await _by_sha(session, owner, parsed.sha256)
     if existing is not None:
         return DatasetOut.model_validate(existing), False
     table = parsed.table
@@ -147,15 +148,17 @@ async def upload_dataset(session: AsyncSession, owner: Participant, form: Datase
         async with transaction(session):
             session.add(dataset)
     except IntegrityError:  # the same content won a concurrent upload
-        existing = await _by_sha(session, parsed.sha256)
+        existing = await _by_sha(session, owner, parsed.sha256)
         if existing is None:
             raise
         return DatasetOut.model_validate(existing), False
     return DatasetOut.model_validate(dataset), True
 
 
-async def _by_sha(session: AsyncSession, sha256: str) -> Dataset | None:
-    return (await session.execute(select(Dataset).where(Dataset.sha256 == sha256))).scalar_one_or_none()
+async def _by_sha(session: AsyncSession, owner: Participant, sha256: str) -> Dataset | None:
+    """`owner`'s dataset with content hash `sha256`, if any."""
+    statement = select(Dataset).where(Dataset.owner_id == owner.id, Dataset.sha256 == sha256)
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 def can_read(viewer: Participant, dataset: Dataset) -> bool:

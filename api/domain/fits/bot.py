@@ -2,8 +2,10 @@
 
 Runs in the worker process (never in a request). Every tick it looks for open questions (open, opened,
 not closed) linked to an eval result (family, model, task, metric) that the bot has not answered yet,
-and a done fit whose dataset has that family, whose tasks include the linked task and whose success
-metrics include the linked metric. The target's scale (params, tokens) comes, first found, from the
+and a done fit on a PUBLIC dataset whose dataset has that family, whose tasks include the linked task
+and whose success metrics include the linked metric. Private datasets and fits on them are never read:
+every participant may see what the bot used (its note names the fit, the dataset and the scale's
+source), so it uses only what every participant may read (docs/security.md). The target's scale (params, tokens) comes, first found, from the
 question's link (`link.params`/`link.tokens`: the linked model's announced scale), the fit request's
 `targets` (public announcements), or the fit's dataset rows for that model. A sealed result's rows
 are never read: they stay blind until revealed. Without a scale (or without a covering fit) the bot
@@ -106,12 +108,14 @@ def _fit_covers(question: Question, job: FitJob, dataset: Dataset) -> bool:
 
 
 async def _fit_for(session: AsyncSession, question: Question) -> tuple[FitJob, Dataset, Scale] | str:
-    """The newest done fit covering the question's link, with the target's scale; else why not."""
+    """The newest done fit on a public dataset covering the question's link, with the target's scale;
+    else why not (naming only public things)."""
     rows = (await session.execute(select(FitJob, Dataset).join(Dataset, Dataset.id == FitJob.dataset_id)
-                                  .where(FitJob.state == "done").order_by(FitJob.finished_at.desc()))).all()
+                                  .where(FitJob.state == "done", Dataset.visibility == "public")
+                                  .order_by(FitJob.finished_at.desc()))).all()
     covering = [(job, dataset) for job, dataset in rows if _fit_covers(question, job, dataset)]
     if not covering:
-        return (f"no finished fit covers family {question.link_family!r}, task {question.link_task!r} and "
+        return (f"no finished fit on a public dataset covers family {question.link_family!r}, task {question.link_task!r} and "
                 f"success metric {question.link_metric!r}")
     for job, dataset in covering:
         scale = _link_scale(question) or _target_scale(question, job, dataset)
@@ -119,7 +123,7 @@ async def _fit_for(session: AsyncSession, question: Question) -> tuple[FitJob, D
             return job, dataset, scale
     return (f"the scale of model {question.link_model!r} is unknown, so there is nothing to extrapolate to: "
             f"give link.params and link.tokens on the question, list the model in a fit request's targets, "
-            f"or include its rows in the fitted dataset ({len(covering)} finished fit(s) cover the question)")
+            f"or include its rows in a public fitted dataset")
 
 
 async def _note(session: AsyncSession, question_id: str, status: str, reason: str, fit_id: str | None = None) -> None:
@@ -132,9 +136,17 @@ async def _note(session: AsyncSession, question_id: str, status: str, reason: st
             note.status, note.reason, note.fit_id, note.updated_at = status, reason, fit_id, utcnow()
 
 
+async def _public_fit(session: AsyncSession, fit_id: str) -> bool:
+    """Whether fit `fit_id` exists and its dataset is public."""
+    statement = (select(Dataset.visibility).join(FitJob, FitJob.dataset_id == Dataset.id).where(FitJob.id == fit_id))
+    return (await session.execute(statement)).scalar_one_or_none() == "public"
+
+
 async def bot_note(session: AsyncSession, question: Question) -> dict[str, Any]:
     """The bot's note on `question` (status forecast | abstained | none, reason, fit_id, updated_at)."""
     note = await session.get(BotNote, question.id)
+    if note is not None and note.fit_id is not None and not await _public_fit(session, note.fit_id):
+        note = None  # written before the bot kept to public data: it names private things, so withhold it
     if note is not None:
         return {"question_id": question.id, "status": note.status, "reason": note.reason, "fit_id": note.fit_id,
                 "updated_at": note.updated_at}

@@ -6,18 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, IdBase, UTCDateTime, utcnow
 
 
 class Dataset(IdBase):
-    """An uploaded eval table. Immutable; `sha256` (unique) of the canonical CSV `content`."""
+    """An uploaded eval table. Immutable; `sha256` of the canonical CSV `content`, unique per owner
+    (two owners uploading the same bytes each get their own dataset: docs/security.md)."""
 
     __tablename__ = "datasets"
 
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     visibility: Mapped[str] = mapped_column(String(16), default="public")  # public | private
     owner_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
@@ -29,6 +31,8 @@ class Dataset(IdBase):
     metrics: Mapped[list[str]] = mapped_column(JSON)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("owner_id", "sha256", name="uq_datasets_owner_sha256"),)
 
 
 class FitJob(IdBase):

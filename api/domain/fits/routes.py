@@ -87,7 +87,8 @@ async def plot(db_session: AsyncSession, participant: Participant, fit_id: str, 
 @get("/v1/questions/{question_id:str}/bot", tags=["fits"])
 async def bot_note(db_session: AsyncSession, participant: Participant, question_id: str) -> BotNoteOut:
     """What the model bot did about this question: `forecast` (from which fit, at which scale),
-    `abstained` (why, in plain words) or `none` (not looked at, or not linked)."""
+    `abstained` (why, in plain words) or `none` (not looked at, or not linked). The bot uses only
+    public datasets and their fits, so the note names nothing the caller may not read."""
     from api.domain.fits.bot import bot_note as note
     from api.domain.questions.service import load_question
 

@@ -5,8 +5,9 @@ The request validates cheaply, against the dataset's stored summary (its tasks, 
 models; 422s name the field) and never reads its rows: rows are selected and the design built once,
 by the worker's fit, whose error (e.g. too narrow a compute range) is the fit's failure reason. The
 request inserts a `queued` row in `fit_jobs` and hands it to the fit queue (api/domain/fits/queue.py).
-Equal (dataset sha256, canonical options) return the existing queued/running/done job (200) instead
-of a new one (202): the fit cache.
+Equal (dataset, canonical options) return the existing queued/running/done job (200) instead of a new
+one (202): the fit cache, per dataset (two owners' identical datasets do not share fits, which would
+tell one that the other's private dataset exists).
 """
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ async def request_fit(session: AsyncSession, caller: Participant, data: FitCreat
     options = {**config, "targets": [t.model_dump() for t in data.targets]}
     key = options_key(dataset.sha256, options)
     async with queue.session(session) as writer, transaction(writer):
-        cached = (await writer.execute(select(FitJob).where(FitJob.options_key == key, FitJob.state.in_(LIVE_STATES))
+        cached = (await writer.execute(select(FitJob).where(FitJob.options_key == key, FitJob.dataset_id == dataset.id,
+                                                           FitJob.state.in_(LIVE_STATES))
                                        .order_by(FitJob.created_at.desc()).limit(1))).scalar_one_or_none()
         if cached is not None:
             return to_out(cached), False

@@ -47,7 +47,7 @@ class QuestionCreate(_QuestionFields):
 
 
 class QuestionUpdate(_QuestionFields):
-    """Partial edit; allowed to the creator or an admin while no prediction exists."""
+    """Partial edit; allowed to the creator or an admin while no prediction, bet or market exists."""
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)

@@ -1,16 +1,18 @@
-"""Questions: create, edit (only before any prediction), open/close, read with derived state."""
+"""Questions: create, edit (only before any prediction, bet or market), open/close, read with derived state."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
+from api.db.money import Bet, Market
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate, ResultLinkOut
 from api.errors import ApiError, forbidden, not_found
-from forecast.scoring import GRID_POINTS, grid_edges
+from forecast.scoring import GRID_POINTS, grid_edges, to_scale
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -34,8 +36,12 @@ def question_is_open(question: Question, now: datetime | None = None) -> bool:
 
 async def load_open_question(session: AsyncSession, question_id: str, refusal: str) -> Question:
     """The question a bet or market is opened on: 404 if it is missing or a draft, 409 with
-    `refusal` unless `question_is_open`."""
-    question = await session.get(Question, question_id)
+    `refusal` unless `question_is_open`. On PostgreSQL the row is share-locked until the caller's
+    transaction ends, so a concurrent edit of the question's terms cannot slip in (`update_question`)."""
+    statement = select(Question).where(Question.id == question_id)
+    if session.bind.dialect.name == "postgresql":  # an edit (FOR UPDATE) waits for this bet or market, or it for the edit
+        statement = statement.with_for_update(read=True)
+    question = (await session.execute(statement)).scalar_one_or_none()
     if question is None or question.state == "draft":
         raise not_found("question", "question_id")
     if not question_is_open(question):
@@ -50,6 +56,24 @@ def question_grid(question: Question) -> list[float] | None:
     return [float(v) for v in grid_edges(question.lower, question.upper, question.scale or "linear", GRID_POINTS)]
 
 
+def _check_grid(q: Question) -> None:
+    """422 naming `upper` unless the bounds give GRID_POINTS finite, strictly increasing edges whose
+    bucket widths have finite reciprocals, in the question's unit and in the scale scores use (a
+    degenerate grid, e.g. bounds [0, 5e-324], could not be scored and would block its resolution)."""
+    assert q.lower is not None and q.upper is not None
+    scale = q.scale or "linear"
+    try:
+        edges = grid_edges(q.lower, q.upper, scale, GRID_POINTS)
+    except ValueError as error:
+        raise ApiError(422, f"invalid bounds: {error}", "upper") from None
+    with np.errstate(all="ignore"):
+        usable = all(np.isfinite(e).all() and (np.diff(e) > 0).all() and np.isfinite(1.0 / np.diff(e)).all()
+                     for e in (edges, to_scale(edges, scale)))
+    if not usable:
+        raise ApiError(422, f"lower and upper are too close (or too far apart) to split into {GRID_POINTS - 1} "
+                       f"distinct buckets", "upper")
+
+
 def _check_definition(q: Question) -> None:
     """Semantic checks shared by create and edit; 422 naming the field."""
     if q.closes_at <= q.opens_at:
@@ -61,6 +85,7 @@ def _check_definition(q: Question) -> None:
             raise ApiError(422, "upper must be greater than lower", "upper")
         if q.scale == "log" and q.lower <= 0:
             raise ApiError(422, "a log-scale question needs lower > 0", "lower")
+        _check_grid(q)
     else:
         for name in ("lower", "upper", "unit", "scale"):
             if getattr(q, name) is not None:
@@ -147,14 +172,24 @@ async def create_question(session: AsyncSession, creator: Participant, data: Que
     return to_out(question, 0)
 
 
+async def _stakes_on(session: AsyncSession, question_id: str) -> str | None:
+    """What freezes a question's terms ("predictions", "bets", "a market"), or None if nothing does yet."""
+    for what, model in (("predictions", Prediction), ("bets", Bet), ("a market", Market)):
+        found = await session.execute(select(model.id).where(model.question_id == question_id).limit(1))
+        if found.first() is not None:
+            return what
+    return None
+
+
 async def update_question(session: AsyncSession, editor: Participant, question_id: str, data: QuestionUpdate) -> QuestionOut:
-    """Edit fields; only creator/admin, only draft/open questions, only while no prediction exists."""
+    """Edit fields; only creator/admin, only draft/open questions, only while no prediction, bet or
+    market exists on it (then its terms are frozen: 409)."""
     async with transaction(session):
         question = await _load_managed(session, editor, question_id, "only the creator or an admin can edit this question")
         if question.state not in {"draft", "open"}:
             raise ApiError(409, f"a {question.state} question cannot be edited", "question_id")
-        if (await count_forecasters(session, [question.id])).get(question.id, 0) > 0:
-            raise ApiError(409, "the question has predictions and can no longer be edited", "question_id")
+        if (frozen := await _stakes_on(session, question.id)) is not None:
+            raise ApiError(409, f"the question has {frozen}: its terms are frozen", "question_id")
         changes = data.model_dump(exclude_unset=True)
         for name, value in changes.items():
             if name == "link":

@@ -26,6 +26,8 @@ class ResultOut(ResponseBody):
     revealed_at: datetime | None
     rows: list[dict[str, Any]]
     created_at: datetime
+    resolution_errors: list[dict[str, str]] | None = Field(
+        default=None, description="Admins only: linked questions the reveal could not resolve, and why (retry: reveal again).")
 
 
 class RevealReport(ResponseBody):
