@@ -105,7 +105,7 @@ async def test_the_bot_takes_the_scale_from_the_link_and_says_why_it_abstains(cl
     assert missing["status"] == "abstained" and missing["fit_id"] is None
     assert "scale of model '70B-secret' is unknown" in missing["reason"] and "link.params" in missing["reason"]
     uncovered = await _note(client, alice, no_fit)
-    assert uncovered["status"] == "abstained" and "no finished fit covers" in uncovered["reason"]
+    assert uncovered["status"] == "abstained" and "no finished fit on a public dataset covers" in uncovered["reason"]
     assert "'boolq'" in uncovered["reason"]
     assert await _bot_probability(db_session, no_scale) is None and await _bot_probability(db_session, no_fit) is None
     n = (await client.get(f"/v1/questions/{no_scale}", headers=alice.headers)).json()["n_forecasters"]
