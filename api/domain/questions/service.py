@@ -50,10 +50,14 @@ async def load_open_question(session: AsyncSession, question_id: str, refusal: s
 
 
 def question_grid(question: Question) -> list[float] | None:
-    """The GRID_POINTS grid edges of a numeric question (in its unit), None for binary ones."""
+    """The GRID_POINTS grid edges of a numeric question (in its unit); None for binary ones, and for
+    a degenerate row stored before bounds were checked (`_check_grid`)."""
     if question.kind != "numeric" or question.lower is None or question.upper is None:
         return None
-    return [float(v) for v in grid_edges(question.lower, question.upper, question.scale or "linear", GRID_POINTS)]
+    try:
+        return [float(v) for v in grid_edges(question.lower, question.upper, question.scale or "linear", GRID_POINTS)]
+    except ValueError:
+        return None
 
 
 def _check_grid(q: Question) -> None:
@@ -62,11 +66,11 @@ def _check_grid(q: Question) -> None:
     degenerate grid, e.g. bounds [0, 5e-324], could not be scored and would block its resolution)."""
     assert q.lower is not None and q.upper is not None
     scale = q.scale or "linear"
-    try:
-        edges = grid_edges(q.lower, q.upper, scale, GRID_POINTS)
-    except ValueError as error:
-        raise ApiError(422, f"invalid bounds: {error}", "upper") from None
     with np.errstate(all="ignore"):
+        try:
+            edges = grid_edges(q.lower, q.upper, scale, GRID_POINTS)
+        except ValueError as error:
+            raise ApiError(422, f"invalid bounds: {error}", "upper") from None
         usable = all(np.isfinite(e).all() and (np.diff(e) > 0).all() and np.isfinite(1.0 / np.diff(e)).all()
                      for e in (edges, to_scale(edges, scale)))
     if not usable:
