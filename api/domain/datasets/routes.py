@@ -19,7 +19,7 @@ Form = Annotated[DatasetUpload, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 @post("/v1/datasets", tags=["datasets"], request_max_body_size=HARD_CAP_BYTES)
 async def upload_dataset(request: Request, db_session: AsyncSession, participant: Participant, data: Form) -> Response[DatasetOut]:
-    """Upload an eval table; 201 new, 200 when the same content exists already; 422 lists bad rows/columns."""
+    """Upload an eval table; 201 new, 200 when the caller already has the same content; 422 lists bad rows/columns."""
     dataset, created = await service.upload_dataset(db_session, participant, data, request.app.state.settings.max_dataset_bytes)
     return Response(dataset, status_code=201 if created else 200)
 
