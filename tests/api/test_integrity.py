@@ -161,3 +161,27 @@ async def test_leaving_a_commitment_unopened_never_pays(client, make_participant
     worst_numeric = (await client.get(f"/v1/questions/{numeric['id']}/scores", headers=bob.headers)).json()[0]
     honest_uniform = -2.995732  # log(1/20): what opening her uniform CDF would have scored
     assert worst_numeric["log_score"] < honest_uniform and worst_numeric["pit"] == pytest.approx(1.0), worst_numeric
+
+
+async def test_racing_reveals_resolve_each_question_once(client, make_participant, settings) -> None:
+    """Three reveal loops (own engines, as in three processes) and the app's own race for one due
+    result: on PostgreSQL SKIP LOCKED hands it to one of them; either way every question resolves once."""
+    from sqlalchemy import func, select
+
+    from api.db.models import Resolution
+    from api.domain.results.service import reveal_due_results
+
+    admin, alice = await make_participant("root", role="admin"), await make_participant("alice")
+    questions = [await _question(client, alice, f"race-{i}") for i in range(4)]
+    async with db(settings) as a, db(settings) as b, db(settings) as c:
+        await client.post("/v1/results", headers=admin.headers, json={
+            "source": "lab", "reveal_at": later(seconds=-1), "rows": [row(f"race-{i}", 0.8) for i in range(4)]})
+        async with anyio.create_task_group() as group:
+            for session in (a, b, c):
+                group.start_soon(reveal_due_results, session)
+    await _until_revealed(client, admin)  # the app's loop may be the one that got it
+    for q in questions:
+        assert (await client.get(f"/v1/questions/{q['id']}", headers=alice.headers)).json()["state"] == "resolved"
+    async with db(settings) as session:
+        counts = dict((await session.execute(select(Resolution.question_id, func.count()).group_by(Resolution.question_id))).all())
+    assert {q["id"]: counts.get(q["id"]) for q in questions} == {q["id"]: 1 for q in questions}

@@ -221,15 +221,16 @@ async def _open_linked(session: AsyncSession, rows: list[dict[str, Any]]) -> lis
 
 
 async def _resolve_from(session: AsyncSession, result_id: str, question_id: str, value: float) -> bool:
-    """Resolve one linked question in its own transaction (row-locked on PostgreSQL); False if it is
-    no longer open (another worker, or an admin, got there first)."""
+    """Resolve one linked question in its own transaction; False if it is no longer open (another
+    worker, process or admin got there first). The transaction starts with a conditional UPDATE of
+    the question's row: it takes the row lock on PostgreSQL and the write lock on SQLite before the
+    state is read, so two resolvers can never both see it open."""
+    claim = update(Question).where(Question.id == question_id, Question.state == "open").values(updated_at=utcnow())
     statement = select(Question).where(Question.id == question_id).execution_options(populate_existing=True)
-    if _is_postgres(session):
-        statement = statement.with_for_update()
     async with transaction(session):
-        question = (await session.execute(statement)).scalar_one_or_none()
-        if question is None or question.state != "open":
+        if (await session.execute(claim)).rowcount != 1:
             return False
+        question = (await session.execute(statement)).scalar_one()
         await resolve_question(session, question, _outcome_from_row(question, value), f"result:{result_id}", None)
     return True
 
