@@ -315,7 +315,11 @@ async def _reveal(w: World) -> None:
 STEPS = {"before_close": _build, "after_close": _close, "resolved": _resolve_q1, "sealed": _seal, "revealed": _reveal}
 
 
-@pytest.fixture(scope="module", params=DATABASES)
+# PostgreSQL runs the same matrix under `make test-slow` (~30 s; the SQLite run in `make test` takes ~20 s).
+MATRIX_DATABASES = [db if db == "sqlite" else pytest.param(db, marks=pytest.mark.slow) for db in DATABASES]
+
+
+@pytest.fixture(scope="module", params=MATRIX_DATABASES)
 async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     common = dict(reveal_poll_seconds=3600.0, leaderboard_min_questions=1, max_body_bytes=65_536, access_log=False,
                   **GENEROUS_LIMITS)
