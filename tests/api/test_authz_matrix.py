@@ -314,7 +314,7 @@ async def _reveal(w: World) -> None:
 STEPS = {"before_close": _build, "after_close": _close, "resolved": _resolve_q1, "sealed": _seal, "revealed": _reveal}
 
 
-# PostgreSQL runs the same matrix under `make test-slow` (~30 s; the SQLite run in `make test` takes ~20 s).
+# PostgreSQL runs the same matrix under `make test-slow` (it costs more than the SQLite run in `make test`).
 MATRIX_DATABASES = [db if db == "sqlite" else pytest.param(db, marks=pytest.mark.slow) for db in DATABASES]
 
 
