@@ -100,4 +100,6 @@ class Settings:
             redis_url=env.get("TURNSIGNAL_REDIS_URL") or None,
             redis_namespace=env.get("TURNSIGNAL_REDIS_NAMESPACE", "turnsignal"),
             daily_grant_cap=int(env.get("TURNSIGNAL_DAILY_GRANT_CAP", "100")),
+            starting_grant_credits=float(env.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")),
+            auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
         )
