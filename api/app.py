@@ -3,7 +3,8 @@
 Start-up applies Alembic migrations (unless `settings.run_migrations` is False) and starts a small
 loop revealing sealed results whose `reveal_at` has passed. Each feature slice in `api/domain/*`
 exposes `ROUTES`; add a slice by appending its name to `SLICES`. The OpenAPI pages under `/schema`
-work offline (`api.schema_docs`); logging and the per-request access log: `api.access_log`.
+work offline (`api.schema_docs`); logging and the per-request access log: `api.access_log`; rate
+limits: `api.rate_limits`.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
+from api.rate_limits import rate_limit_middleware, rate_limit_stores
 from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
 
@@ -103,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[_startup],
         on_shutdown=[_shutdown],
         state=state,
+        middleware=rate_limit_middleware(settings),
+        stores=rate_limit_stores(settings),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(title="Turnsignal", version="0.1.0"),
         logging_config=logging_config(settings.log_level, settings.access_log),

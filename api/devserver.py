@@ -6,6 +6,9 @@ on a free 127.0.0.1 port, waits until it answers HTTP, yields its base URL and s
     with running_server(env={**os.environ, "TURNSIGNAL_DATABASE_URL": url}) as base_url:
         httpx.get(base_url + "/v1/me")                       # 401: it answers
 
+Abuse limits are off in the server unless `env` sets them (`TURNSIGNAL_RATE_*`,
+`TURNSIGNAL_DAILY_GRANT_CAP`): benchmarks and end-to-end runs send far more than a person would.
+
 Standard library and httpx only (never imported by the app itself, and imports nothing of models/).
 If the process exits before answering, or does not answer within `timeout`, a RuntimeError says so
 with the end of its stderr.
@@ -27,6 +30,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+ABUSE_LIMITS_OFF = {**{f"TURNSIGNAL_RATE_{rule}": "off" for rule in ("REGISTRATION", "WRITES", "PLOTS")},
+                    "TURNSIGNAL_DAILY_GRANT_CAP": str(10**9)}
 SERVE = ("api.cli", "serve")
 """`turnsignal serve` (add "--with-worker" for a fit worker too)."""
 
@@ -79,7 +84,7 @@ def server_process(env: Mapping[str, str] | None = None, port: int | None = None
     port = free_port(host) if port is None else port
     command = [sys.executable, "-m", *args, "--host", host, "--port", str(port)]
     with tempfile.TemporaryFile() if quiet else _no_file() as stderr:
-        process = subprocess.Popen(command, env=dict(os.environ if env is None else env), cwd=cwd,
+        process = subprocess.Popen(command, env={**ABUSE_LIMITS_OFF, **(os.environ if env is None else env)}, cwd=cwd,
                                    stdout=subprocess.DEVNULL if quiet else None, stderr=stderr,
                                    start_new_session=True)
         try:

@@ -20,6 +20,16 @@
 |                                       |                                       | log WARNING and above (DEBUG: everything) |
 | TURNSIGNAL_ACCESS_LOG                 | true                                  | one log line per request: method, path,   |
 |                                       |                                       | status, milliseconds                      |
+| TURNSIGNAL_RATE_REGISTRATION          | 10/hour                               | registrations per client address          |
+| TURNSIGNAL_RATE_WRITES                | 120/minute                            | POST/PATCH/PUT/DELETE per API key         |
+| TURNSIGNAL_RATE_PLOTS                 | 10/minute                             | rendered figures per API key; each rate   |
+|                                       |                                       | is "N/second|minute|hour|day" or "off"    |
+|                                       |                                       | (api/rate_limits.py)                      |
+| TURNSIGNAL_REDIS_URL                  | (none)                                | share rate-limit counters across processes |
+| TURNSIGNAL_REDIS_NAMESPACE            | turnsignal                            | prefix of the Redis keys                  |
+| TURNSIGNAL_DAILY_GRANT_CAP            | 100                                   | starting grants paid per 24 h, service-wide |
+|                                       |                                       | (later accounts start at 0 until an admin |
+|                                       |                                       | grants)                                   |
 """
 from __future__ import annotations
 
@@ -58,6 +68,12 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     access_log: bool = True
+    rate_registration: str = "10/hour"
+    rate_writes: str = "120/minute"
+    rate_plots: str = "10/minute"
+    redis_url: str | None = None
+    redis_namespace: str = "turnsignal"
+    daily_grant_cap: int = 100
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -78,4 +94,12 @@ class Settings:
             worker_poll_seconds=float(env.get("TURNSIGNAL_WORKER_POLL_SECONDS", "1.0")),
             log_level=env.get("TURNSIGNAL_LOG_LEVEL", "INFO"),
             access_log=_env_bool("TURNSIGNAL_ACCESS_LOG", True),
+            rate_registration=env.get("TURNSIGNAL_RATE_REGISTRATION", "10/hour"),
+            rate_writes=env.get("TURNSIGNAL_RATE_WRITES", "120/minute"),
+            rate_plots=env.get("TURNSIGNAL_RATE_PLOTS", "10/minute"),
+            redis_url=env.get("TURNSIGNAL_REDIS_URL") or None,
+            redis_namespace=env.get("TURNSIGNAL_REDIS_NAMESPACE", "turnsignal"),
+            daily_grant_cap=int(env.get("TURNSIGNAL_DAILY_GRANT_CAP", "100")),
+            starting_grant_credits=float(env.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")),
+            auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
         )

@@ -36,6 +36,8 @@ from api.db import create_engine, create_session_factory
 from api.settings import Settings
 
 POSTGRES_URL = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL")
+# Rate limits far above what any test sends (the middleware still runs); test_rate_limits sets tight ones.
+GENEROUS_LIMITS = {"rate_registration": "100000/minute", "rate_writes": "100000/minute", "rate_plots": "100000/minute"}
 DATABASES = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 
@@ -60,13 +62,14 @@ async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     """Settings pointing at a fresh, empty database of the parametrised kind."""
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'turnsignal.db'}", reveal_poll_seconds=0.2,
-                       leaderboard_min_questions=1, max_body_bytes=65_536)
+                       leaderboard_min_questions=1, max_body_bytes=65_536, **GENEROUS_LIMITS)
         return
     schema = f"ts_test_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE SCHEMA "{schema}"')
     try:
         yield Settings(database_url=POSTGRES_URL or "", database_schema=schema, reveal_poll_seconds=0.2,
-                       leaderboard_min_questions=1, max_body_bytes=65_536, db_pool_size=25)
+                       leaderboard_min_questions=1, max_body_bytes=65_536, db_pool_size=25,
+                       **GENEROUS_LIMITS)
     finally:
         await _pg_admin(f'DROP SCHEMA "{schema}" CASCADE')
 

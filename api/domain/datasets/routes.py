@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db.models import Participant
 from api.domain.datasets import service
 from api.domain.datasets.schemas import DatasetOut, DatasetUpload
+from api.domain.datasets.upload_limit import limit_upload_body
 from api.domain.reading import read_routes
 
-HARD_CAP_BYTES = 512 * 1024 * 1024  # the settings limit (TURNSIGNAL_MAX_DATASET_BYTES) is checked below it
+HARD_CAP_BYTES = 512 * 1024 * 1024  # the settings limit (TURNSIGNAL_MAX_DATASET_BYTES) is enforced while streaming
 Form = Annotated[DatasetUpload, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
-@post("/v1/datasets", tags=["datasets"], request_max_body_size=HARD_CAP_BYTES)
+@post("/v1/datasets", tags=["datasets"], request_max_body_size=HARD_CAP_BYTES, middleware=[limit_upload_body])
 async def upload_dataset(request: Request, db_session: AsyncSession, participant: Participant, data: Form) -> Response[DatasetOut]:
     """Upload an eval table; 201 new, 200 when the caller already has the same content; 422 lists bad rows/columns."""
     dataset, created = await service.upload_dataset(db_session, participant, data, request.app.state.settings.max_dataset_bytes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
+from datetime import timedelta
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,10 +49,31 @@ def _known_accounts(session: AsyncSession) -> set[str]:
     return known
 
 
-def starting_grant(settings: Settings) -> int:
-    """µc granted by the house to each participant when their account is first used
-    (`Settings.starting_grant_credits`)."""
-    return int(settings.starting_grant_credits * MICRO)
+@dataclass(frozen=True)
+class StartingGrant:
+    """The grant minted into each new participant account: `amount` µc, paid to at most
+    `daily_cap` accounts per rolling 24 h service-wide (later accounts start at 0; an admin grants)."""
+
+    amount: int
+    daily_cap: int
+
+
+STARTING_GRANT_MEMO = "starting grant"
+
+
+def starting_grant(settings: Settings) -> StartingGrant:
+    """The starting grant of `Settings.starting_grant_credits` capped by `Settings.daily_grant_cap`."""
+    return StartingGrant(int(settings.starting_grant_credits * MICRO), settings.daily_grant_cap)
+
+
+async def grants_paid_last_day(session: AsyncSession) -> int:
+    """How many starting grants were minted in the last 24 h."""
+    since = utcnow() - timedelta(days=1)
+    return int((await session.execute(
+        select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.kind == "grant", LedgerTransaction.ref_type == "grant",
+            LedgerTransaction.memo == STARTING_GRANT_MEMO, LedgerTransaction.created_at >= since)
+    )).scalar_one())
 
 
 def participant_account(participant_id: str) -> str:
@@ -84,15 +106,16 @@ async def ensure_account(session: AsyncSession, account_id: str, kind: str, part
     return bool(result.rowcount)
 
 
-async def ensure_participant(session: AsyncSession, participant_id: str, grant: int) -> str:
+async def ensure_participant(session: AsyncSession, participant_id: str, grant: StartingGrant) -> str:
     """The participant's account id; on first use the account is created and the house mints the
-    starting grant (`grant` µc) into it (one `grant` transaction). Must run inside a transaction."""
+    starting grant into it (one `grant` transaction) unless the daily cap is reached. Must run inside
+    a transaction."""
     account = participant_account(participant_id)
     if await ensure_account(session, account, "participant", participant_id):
         await ensure_account(session, HOUSE_ACCOUNT, "house")
-        if grant > 0:
-            await post(session, "grant", [(HOUSE_ACCOUNT, -grant), (account, grant)],
-                       ref_type="grant", ref_id=participant_id, memo="starting grant")
+        if grant.amount > 0 and await grants_paid_last_day(session) < grant.daily_cap:
+            await post(session, "grant", [(HOUSE_ACCOUNT, -grant.amount), (account, grant.amount)],
+                       ref_type="grant", ref_id=participant_id, memo=STARTING_GRANT_MEMO)
     return account
 
 
@@ -198,8 +221,8 @@ locked = _locked
 
 
 # ------------------------------------------------------------------------------------------- reading
-async def balance_of(session: AsyncSession, participant: Participant, grant: int) -> int:
-    """The participant's balance in µc (creating the account and the starting grant of `grant` µc on first use)."""
+async def balance_of(session: AsyncSession, participant: Participant, grant: StartingGrant) -> int:
+    """The participant's balance in µc (creating the account and paying the starting grant on first use)."""
     account = participant_account(participant.id)
     value = (await session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account))).scalar_one_or_none()
     if value is None:
@@ -288,7 +311,7 @@ class MoneyRequest:
 
     key: str | None  # the Idempotency-Key header (required: `idempotent` refuses a request without one)
     path: str  # the request path: with the body, what the key's request hash covers
-    starting_grant: int  # µc minted into a participant's account on its first use
+    starting_grant: StartingGrant  # minted into a participant's account on its first use
 
 
 def money_request(request: Request[Any, Any, Any], key: str | None) -> MoneyRequest:
@@ -329,14 +352,14 @@ def _credits(micro: int) -> str:
     return f"{sign}{whole}.{frac:06d}"
 
 
-async def my_balance(session: AsyncSession, participant: Participant, grant: int) -> Any:
+async def my_balance(session: AsyncSession, participant: Participant, grant: StartingGrant) -> Any:
     from api.domain.ledger.schemas import BalanceOut
 
     value = await balance_of(session, participant, grant)
     return BalanceOut(participant_id=participant.id, balance=value, credits=_credits(value))
 
 
-async def my_ledger(session: AsyncSession, participant: Participant, grant: int, limit: int, before: int | None) -> Any:
+async def my_ledger(session: AsyncSession, participant: Participant, grant: StartingGrant, limit: int, before: int | None) -> Any:
     from api.domain.ledger.schemas import LedgerLine, LedgerPage
 
     await balance_of(session, participant, grant)

@@ -1,7 +1,7 @@
-"""/v1/participants and /v1/me."""
+"""/v1/participants, /v1/me and API keys (/v1/me/keys, /v1/participants/{id}/keys)."""
 from __future__ import annotations
 
-from litestar import Request, get, post
+from litestar import Request, delete, get, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,4 +29,28 @@ async def me(participant: Participant) -> ParticipantOut:
     return ParticipantOut.model_validate(participant)
 
 
-ROUTES = [register, list_participants, me]
+@post("/v1/me/keys/rotate", status_code=200, tags=["participants"])
+async def rotate_my_key(request: Request, db_session: AsyncSession, participant: Participant) -> ParticipantCreated:
+    """A new API key for the caller, shown only in this reply; the key used for this call stops working."""
+    return await service.rotate_key(db_session, request.app.state, participant.id)
+
+
+@delete("/v1/me/keys", tags=["participants"])
+async def revoke_my_key(request: Request, db_session: AsyncSession, participant: Participant) -> None:
+    """Revoke the caller's key (204): nothing works with it any more; an admin can issue a new one."""
+    await service.revoke_key(db_session, request.app.state, participant.id)
+
+
+@post("/v1/participants/{participant_id:str}/keys/rotate", status_code=200, tags=["participants"])
+async def rotate_key(request: Request, db_session: AsyncSession, admin: Participant, participant_id: str) -> ParticipantCreated:
+    """Admin: a new API key for the participant (shown only here); their previous key stops working."""
+    return await service.rotate_key(db_session, request.app.state, participant_id)
+
+
+@post("/v1/participants/{participant_id:str}/keys/revoke", status_code=204, tags=["participants"])
+async def revoke_key(request: Request, db_session: AsyncSession, admin: Participant, participant_id: str) -> None:
+    """Admin: revoke the participant's key (204); rotate gives them a new one."""
+    await service.revoke_key(db_session, request.app.state, participant_id)
+
+
+ROUTES = [register, list_participants, me, rotate_my_key, revoke_my_key, rotate_key, revoke_key]
