@@ -41,7 +41,7 @@ app.add_typer(admin_app, name="admin")
 def serve(
     host: str = typer.Option("127.0.0.1", help="interface to bind"),
     port: int = typer.Option(8000, help="TCP port"),
-    workers: int = typer.Option(1, help="uvicorn worker processes (keep 1 on SQLite)"),
+    workers: int = typer.Option(1, help="uvicorn worker processes (safe on SQLite and PostgreSQL; each migrates, one at a time)", min=1),
     with_worker: bool = typer.Option(False, "--with-worker/--no-worker", help="also start a fit worker process"),
 ) -> None:
     """Apply database migrations, then serve the REST API (database from TURNSIGNAL_DATABASE_URL)."""

@@ -4,23 +4,34 @@ Models live in `api/db/models.py` (core service tables); later features add thei
 (`api/db/money.py`, `api/domain/fits/repository.py`) importing `Base` or `IdBase` from here, and their
 own Alembic revision chained after the current head (api/migrations/env.py imports every such module).
 
-SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout; writes inside
-one process are serialised by an asyncio lock (`transaction()`), so concurrent requests never see
-"database is locked". PostgreSQL needs no lock: row-level constraints and transactions do the work.
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout. Every write
+transaction (`transaction()`) starts with ``BEGIN IMMEDIATE``, so writers in several processes on one
+file serialise on SQLite's own lock and everything a write transaction reads is current; inside one
+process an asyncio lock queues writers first (fair, no busy polling). PostgreSQL needs no lock:
+row locks, constraints and transactions do the work.
+
+Lock order (PostgreSQL row locks; every transaction that takes several takes them in this order, so
+two transactions cannot deadlock on them): idempotency key -> question -> markets (by id) -> bets (by
+id) -> market positions -> ledger accounts (sorted by id). `run_transaction` still retries the
+serialization and deadlock failures PostgreSQL may report (SQLSTATE 40001, 40P01), and "database is
+locked" on SQLite, so a client never sees them.
 """
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import random
 import uuid
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, String, event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -29,6 +40,10 @@ from api.settings import Settings
 
 _WRITE_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+IMMEDIATE = "turnsignal_begin_immediate"  # connection execution option: SQLite BEGIN IMMEDIATE
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
+MAX_ATTEMPTS = 6
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -80,6 +95,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (the driver would begin lazily, after the
+    # first reads, so a transaction's reads could predate another process's write).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """BEGIN IMMEDIATE (take the write lock now, waiting up to the busy timeout) for write
+    transactions (`transaction()`); a deferred BEGIN for reads."""
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_engine(settings: Settings, *, driver: str | None = None, pool_size: int | None = None) -> AsyncEngine:
@@ -92,6 +117,7 @@ def create_engine(settings: Settings, *, driver: str | None = None, pool_size: i
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     elif driver == "psycopg":
         connect_args: dict[str, Any] = {}
         if settings.database_schema:
@@ -125,16 +151,20 @@ def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
 async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One atomic write: commit on success (before the response is built), roll back on any error.
 
-    On SQLite the engine's asyncio lock is held for the whole transaction so writers queue instead
-    of failing with "database is locked". Nothing is left half-written when the block raises.
+    On SQLite a read transaction the session already has is ended first, then the engine's asyncio
+    lock is taken and the transaction begins with BEGIN IMMEDIATE (see the module doc), so writers
+    queue instead of failing with "database is locked", in one process or several. Nothing is left
+    half-written when the block raises.
     """
     lock = _write_lock(session)
     if lock is not None:
-        # Check out the connection BEFORE queueing for the lock: a lock holder waiting for a pooled
-        # connection while connection holders wait for the lock would deadlock.
-        await session.connection()
+        if session.in_transaction():
+            await session.commit()  # a deferred read transaction cannot become IMMEDIATE
+        # Queue for the lock holding no pooled connection, so the holder can always get one.
         await lock.acquire()
     try:
+        if lock is not None:
+            await session.connection(execution_options={IMMEDIATE: True})
         try:
             yield session
             await session.commit()
@@ -144,6 +174,41 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     finally:
         if lock is not None:
             lock.release()
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for failures that a fresh attempt of the same transaction may pass: PostgreSQL
+    serialization failures and deadlocks, SQLite "database is locked"."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES or getattr(error.orig, "pgcode", None) in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(error.orig)
+
+
+def session_factory_of(session: AsyncSession) -> async_sessionmaker[AsyncSession]:
+    """A factory of sessions on the same engine as `session` (as `create_session_factory`)."""
+    assert isinstance(session.bind, AsyncEngine), "sessions are bound to an engine (create_session_factory)"
+    return create_session_factory(session.bind)
+
+
+async def run_transaction(
+    session_factory: async_sessionmaker[AsyncSession], fn: Callable[[AsyncSession], Awaitable[T]],
+    attempts: int = MAX_ATTEMPTS,
+) -> T:
+    """`fn(session)` in one `transaction()` on a fresh session, retried (up to `attempts` times in
+    all, after a short random pause of a few ms) when the database reports a retryable failure
+    (`is_retryable`). `fn` must do nothing but database work: it may run more than once."""
+    for attempt in range(1, attempts + 1):
+        async with session_factory() as session:
+            try:
+                async with transaction(session):
+                    return await fn(session)
+            except DBAPIError as error:
+                if attempt == attempts or not is_retryable(error):
+                    raise
+        await asyncio.sleep(random.uniform(0.001, 0.005 * 2**attempt))  # seconds
+    raise AssertionError("unreachable")
 
 
 def _upgrade_with_connection(connection: Connection, revision: str) -> None:
@@ -156,11 +221,35 @@ def _upgrade_with_connection(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+@contextmanager
+def _migration_file_lock(engine: AsyncEngine) -> Iterator[None]:
+    """An exclusive `fcntl` lock on `<database file>.migrate.lock` (SQLite files only; a no-op
+    otherwise), so processes starting at once on one fresh file migrate one after the other."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision` on `engine` (called at service start, and by every
-    worker). On PostgreSQL a transaction-scoped advisory lock serialises concurrent starts (an API and
-    its workers migrating one fresh database at once)."""
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), 5150)"))
-        await connection.run_sync(_upgrade_with_connection, revision)
+    worker). Concurrent starts on one fresh database (several API processes, an API and its
+    workers) migrate one at a time: on PostgreSQL under a transaction-scoped advisory lock, on
+    SQLite under a file lock beside the database (and BEGIN IMMEDIATE)."""
+    lock = _migration_file_lock(engine)
+    await asyncio.to_thread(lock.__enter__)  # blocks while another process migrates
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(**{IMMEDIATE: True})
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), 5150)"))
+                await connection.run_sync(_upgrade_with_connection, revision)
+    finally:
+        lock.__exit__(None, None, None)

@@ -4,18 +4,21 @@ Life cycle: ``open`` (offerer's stake in `bet:<id>:escrow`) -> ``accepted`` (bot
 ``settled`` (winner got the pot) or ``refunded`` (annulment: both stakes back). An open offer can end
 ``cancelled`` (by its offerer) or ``expired`` (past `expires_at`, or its question closed/resolved):
 the stake returns. A corrected resolution reverses the settlement with a compensating transaction and
-settles again; nothing is ever deleted. Every state change is a conditional, row-locked update inside
-the same database transaction as its ledger entries.
+settles again; nothing is ever deleted. Every state change is a conditional update
+(``UPDATE bets SET status = ... WHERE id = ... AND status = 'open'``, its row count checked) on a
+row-locked bet, inside the same database transaction as its ledger entries, so two processes can
+never both accept, or accept and cancel, one offer.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from api.db import transaction, utcnow
+from api.db import run_transaction, session_factory_of, utcnow
 from api.db.models import Participant, Question
 from api.db.money import Bet
 from api.domain.bets.schemas import BetOffer, BetOut
@@ -53,9 +56,20 @@ async def _lock_bet(session: AsyncSession, bet_id: str, who: Participant) -> Bet
     return bet
 
 
+async def _leave_open(session: AsyncSession, bet: Bet, **values: Any) -> None:
+    """Move `bet` out of ``open`` with a conditional UPDATE (409 if it is no longer open) and
+    reflect `values` on the object."""
+    result = await session.execute(update(Bet).where(Bet.id == bet.id, Bet.status == "open").values(**values)
+                                   .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise ApiError(409, "the bet is no longer open", "bet_id")
+    for name, value in values.items():
+        set_committed_value(bet, name, value)
+
+
 # ------------------------------------------------------------------------------------------- actions
 async def offer(session: AsyncSession, who: Participant, data: BetOffer, call: ledger.MoneyRequest) -> Response[Any]:
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         question = await load_open_question(session, data.question_id, "the question is not open for bets")
         try:
             prop = betmath.validate_proposition(data.proposition, question.kind, question.lower, question.upper)
@@ -85,7 +99,7 @@ async def offer(session: AsyncSession, who: Participant, data: BetOffer, call: l
 
 
 async def accept(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id == who.id:
             raise ApiError(409, "you cannot accept your own offer", "bet_id")
@@ -100,18 +114,17 @@ async def accept(session: AsyncSession, who: Participant, bet_id: str, call: led
         question = await session.get(Question, bet.question_id)
         if question is None or not question_is_open(question, now):
             raise ApiError(409, "the question is closed: no more acceptances", "bet_id")
+        await _leave_open(session, bet, status="accepted", taker_id=who.id, accepted_at=now)
         await ledger.transfer(session, "bet_accept", ledger.participant_account(who.id), ledger.bet_escrow_account(bet.id),
                               bet.taker_stake, ref_type="bet", ref_id=bet.id, memo="taker stake escrowed",
                               created_by=who.id, insufficient="the taker stake exceeds your balance", field="taker_stake")
-        bet.status, bet.taker_id, bet.accepted_at = "accepted", who.id, now
-        await session.flush()
         return 200, _out(bet)
 
     return await ledger.idempotent(session, who, call, None, operation)
 
 
 async def cancel(session: AsyncSession, who: Participant, bet_id: str, call: ledger.MoneyRequest) -> Response[Any]:
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         bet = await _lock_bet(session, bet_id, who)
         if bet.offerer_id != who.id:
             raise ApiError(403, "only the offerer can cancel an offer", "bet_id")
@@ -124,16 +137,16 @@ async def cancel(session: AsyncSession, who: Participant, bet_id: str, call: led
 
 
 async def _return_offer(session: AsyncSession, bet: Bet, status: str, kind: str) -> None:
+    await _leave_open(session, bet, status=status, closed_at=utcnow())
     await ledger.transfer(session, kind, ledger.bet_escrow_account(bet.id), ledger.participant_account(bet.offerer_id),
                           bet.offerer_stake, ref_type="bet", ref_id=bet.id, memo=f"offer {status}: stake returned")
-    bet.status, bet.closed_at = status, utcnow()
-    await session.flush()
 
 
 async def expire_due(session: AsyncSession) -> int:
     """Expire every open offer past `expires_at` or whose question is no longer open; returns the count."""
     now = utcnow()
-    async with transaction(session):
+
+    async def sweep(session: AsyncSession) -> int:
         stmt = ledger.locked(session, select(Bet).where(Bet.status == "open").order_by(Bet.id))
         rows = (await session.execute(stmt.execution_options(populate_existing=True))).scalars().all()
         count = 0
@@ -142,7 +155,11 @@ async def expire_due(session: AsyncSession) -> int:
             if bet.status == "open" and (bet.expires_at <= now or question is None or not question_is_open(question, now)):
                 await _return_offer(session, bet, "expired", "bet_expire")
                 count += 1
-    return count
+        return count
+
+    if session.in_transaction():
+        await session.commit()
+    return await run_transaction(session_factory_of(session), sweep)
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -169,6 +186,7 @@ async def get_bet(session: AsyncSession, who: Participant, bet_id: str) -> BetOu
 async def on_resolution(session: AsyncSession, event: ResolutionEvent) -> None:
     """Resolution hook: settle (resolved), refund (annulled), or reverse-and-redo (corrected) every
     bet on the question; open offers expire. Runs inside the resolution's transaction."""
+    await ledger.lock_question_money(session, event.question_id)
     rows = (await session.execute(
         ledger.locked(session, select(Bet).where(Bet.question_id == event.question_id).order_by(Bet.id))
         .execution_options(populate_existing=True)

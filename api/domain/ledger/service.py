@@ -3,8 +3,9 @@ and the `Idempotency-Key` wrapper (over `api.idempotency`) every money-moving PO
 
 Units: integer micro-credits (µc); 1 credit = 1_000_000 µc.
 
-Concurrency. Every money movement happens inside `api.db.transaction` (on SQLite the engine's write
-lock serialises writers). Each account's balance moves with one conditional UPDATE
+Concurrency. Every money movement happens inside `api.db.run_transaction` (retried on deadlocks; on
+SQLite BEGIN IMMEDIATE serialises writers, across processes too) and takes its row locks in the
+lock order of `api.db`. Each account's balance moves with one conditional UPDATE
 ``balance = balance + :amount WHERE id = :id AND (kind = 'house' OR balance + :amount >= 0)``: on
 PostgreSQL the UPDATE row-locks the account and re-checks the condition against the latest committed
 balance, so two concurrent debits can never both pass; accounts are always updated in sorted id order
@@ -213,11 +214,21 @@ async def reverse(session: AsyncSession, txn_id: str, kind: str = "reversal", me
 
 
 def _locked(session: AsyncSession, stmt: Any) -> Any:
-    """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite writers are already serialised by the write lock."""
+    """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite writers are already serialised (BEGIN IMMEDIATE)."""
     return stmt.with_for_update() if session.bind.dialect.name == "postgresql" else stmt  # type: ignore[union-attr]
 
 
 locked = _locked
+
+
+async def lock_question_money(session: AsyncSession, question_id: str) -> None:
+    """Lock the question's markets, then its bets (each by id), before a resolution hook moves any
+    money: the lock order of `api.db` (a trade holds its market before any account; a hook that took
+    accounts before markets could deadlock with it). A no-op on SQLite (BEGIN IMMEDIATE)."""
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        return
+    await session.execute(select(Market.id).where(Market.question_id == question_id).order_by(Market.id).with_for_update())
+    await session.execute(select(Bet.id).where(Bet.question_id == question_id).order_by(Bet.id).with_for_update())
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -321,11 +332,12 @@ def money_request(request: Request[Any, Any, Any], key: str | None) -> MoneyRequ
 
 async def idempotent(
     session: AsyncSession, participant: Participant, call: MoneyRequest, body: Any,
-    operation: Callable[[], Awaitable[tuple[int, Any]]],
+    operation: Callable[[AsyncSession], Awaitable[tuple[int, Any]]],
 ) -> Response[Any]:
-    """Run a money-moving `operation` once per (participant, Idempotency-Key) with
-    `api.idempotency.run_once` (scope "money"): a retry gets the first outcome back and moves
-    nothing; a key reused for a different request (path, body) is refused (409)."""
+    """Run a money-moving `operation(tx)` once per (participant, Idempotency-Key) with
+    `api.idempotency.run_once` (scope "money"; `tx` is a fresh session in a write transaction,
+    retried on deadlocks): a retry gets the first outcome back and moves nothing; a key reused for
+    a different request (path, body) is refused (409)."""
     key = check_key(call.key, required=True)
     digest = request_digest(call.path, body)
     # Create the caller's account (and starting grant) in its own short transaction first, so the
@@ -375,7 +387,7 @@ async def my_ledger(session: AsyncSession, participant: Participant, grant: Star
 async def grant(session: AsyncSession, admin: Participant, data: Any, call: MoneyRequest) -> Response[Any]:
     from api.domain.ledger.schemas import GrantOut
 
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         if await session.get(Participant, data.participant_id) is None:
             raise ApiError(404, "participant not found", "participant_id")
         account = await ensure_participant(session, data.participant_id, call.starting_grant)

@@ -1,9 +1,11 @@
 """LMSR markets on the ledger (µc, µs; math in forecast/lmsr.py).
 
 Accounts per market: `market:<id>:maker` holds the opener's funding ceil(b ln n); `market:<id>:pool`
-holds what traders paid minus what sales paid out. Every trade locks the market row
-(`SELECT ... FOR UPDATE` on PostgreSQL, the write lock on SQLite), prices the trade from the locked
-`q`, moves money and updates `q`, the position and the history in one transaction. Trading stops
+holds what traders paid minus what sales paid out. Every trade locks the market row, then reads the
+trader's position with a second locking query (`SELECT ... FOR UPDATE` on PostgreSQL, BEGIN IMMEDIATE
+on SQLite; a position joined into the market query would be the one seen before the wait), prices
+the trade from the locked `q`, moves money and updates `q`, the position and the history in one
+transaction (lock order: `api.db`). Trading stops
 when the question closes. At resolution each winning µs pays 1 µc from the pool (topped up from the
 maker, which can always cover it), and the opener receives what is left. Annulment refunds every
 trader's positive net cost and returns the rest to the opener. A corrected resolution reverses the
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import utcnow
@@ -69,23 +71,28 @@ async def _locked_market(session: AsyncSession, market_id: str) -> Market:
 
 
 async def _locked_market_for_trade(session: AsyncSession, market_id: str, participant_id: str) -> tuple[Market, Question, MarketPosition | None]:
-    """The locked market (as `_locked_market`), its question and the trader's position, in one query.
-    Only the market row is locked (`FOR UPDATE OF markets`): positions only change under it."""
-    stmt = (select(Market, Question, MarketPosition)
-            .join(Question, Question.id == Market.question_id)
-            .outerjoin(MarketPosition, and_(MarketPosition.market_id == Market.id, MarketPosition.participant_id == participant_id))
-            .where(Market.id == market_id))
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+    """The locked market (`FOR UPDATE OF markets` on PostgreSQL) with its question, then the
+    trader's locked position. The position is read by its own statement after the market lock is
+    held: on PostgreSQL a row joined into the locking query keeps the version seen before the wait,
+    so a concurrent first trade's new position would be missed (and inserted twice)."""
+    postgres = session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
+    stmt = select(Market, Question).join(Question, Question.id == Market.question_id).where(Market.id == market_id)
+    if postgres:
         stmt = stmt.with_for_update(of=Market)
     row = (await session.execute(stmt.execution_options(populate_existing=True))).one_or_none()
     if row is None:
         raise not_found("market", "market_id")
-    return row[0], row[1], row[2]
+    position_stmt = select(MarketPosition).where(MarketPosition.market_id == market_id,
+                                                 MarketPosition.participant_id == participant_id)
+    if postgres:
+        position_stmt = position_stmt.with_for_update()
+    position = (await session.execute(position_stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    return row[0], row[1], position
 
 
 # ------------------------------------------------------------------------------------------- actions
 async def open_market(session: AsyncSession, who: Participant, data: MarketCreate, call: ledger.MoneyRequest) -> Response[Any]:
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         question = await load_open_question(session, data.question_id, "the question is not open")
         labels, edges = partition(question, data.n_buckets)
         n = len(labels)
@@ -106,7 +113,7 @@ async def open_market(session: AsyncSession, who: Participant, data: MarketCreat
 
 
 async def trade(session: AsyncSession, who: Participant, market_id: str, data: TradeCreate, call: ledger.MoneyRequest) -> Response[Any]:
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         market, question, position = await _locked_market_for_trade(session, market_id, who.id)
         if not _trading_open(market, question):
             raise ApiError(409, "the market is closed for trading", "market_id")
@@ -201,6 +208,7 @@ async def _balances(session: AsyncSession, *accounts: str) -> list[int]:
 async def on_resolution(session: AsyncSession, event: ResolutionEvent) -> None:
     """Resolution hook: pay the winning outcome (resolved), refund net costs (annulled), or reverse the
     previous settlement and redo it (corrected). Runs inside the resolution's transaction."""
+    await ledger.lock_question_money(session, event.question_id)
     stmt = ledger.locked(session, select(Market).where(Market.question_id == event.question_id).order_by(Market.id))
     for market in (await session.execute(stmt.execution_options(populate_existing=True))).scalars().all():
         if market.settlement_txn_id is not None:

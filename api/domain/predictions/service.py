@@ -142,7 +142,7 @@ async def submit_prediction(
     writes nothing; the same key with another body is a 409."""
     key = check_key(idempotency_key)
 
-    async def operation() -> tuple[int, Any]:
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
         question, earlier_versions = await _question_and_version_count(session, question_id, participant)
         _check_accepting(question)
         prediction = _new_prediction(question, participant, data)
