@@ -25,6 +25,7 @@ from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
+from api.input_limits import refuse_hostile_input
 from api.rate_limits import rate_limit_middleware, rate_limit_stores
 from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_hostile_input,
         on_startup=[_startup],
         on_shutdown=[_shutdown],
         state=state,

@@ -87,6 +87,13 @@ def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[A
     return _reply(422, str(exc) or "invalid value", getattr(exc, "field", None))
 
 
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A request nested too deeply for the decoder (the depth check in `api.input_limits` should
+    catch it first): 400, never 500."""
+    log.warning("recursion limit on %s %s", request.method, request.url.path)
+    return _reply(400, "request nested too deeply", "body")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _reply(500, "internal server error", None)
@@ -97,5 +104,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     ValueError: handle_value_error,
+    RecursionError: handle_recursion,
     Exception: handle_unexpected,
 }
