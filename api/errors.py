@@ -63,6 +63,8 @@ def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
 
 def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     field, message = _field_of_validation(exc.extra)
+    if message and "\\x00" in message:  # a form field's NUL check (api.schemas.FormText) in msgspec's words
+        message = "must not contain NUL characters"
     detail = exc.detail or "invalid request"
     text = f"{detail} {message or ''}".lower()
     if not field and ("malformed" in text or "json" in text or "decode" in text):

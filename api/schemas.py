@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
+from msgspec import Meta
 from pydantic import AfterValidator, BaseModel, ConfigDict, Strict, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -40,6 +41,10 @@ def _as_utc(moment: datetime) -> datetime:
 
 UtcDateTime = Annotated[datetime, Strict(False), AfterValidator(_as_utc)]
 """A time in a request: an ISO 8601 string (naive = UTC), returned aware in UTC, years MIN_YEAR..MAX_YEAR."""
+
+
+FormText = Annotated[str, Meta(pattern="^[^\x00]*$")]
+"""A multipart form field's text (form bodies are dataclasses decoded by msgspec): NUL refused (400)."""
 
 
 class RequestBody(BaseModel):

@@ -65,6 +65,8 @@ def _cases(question: str, market: str) -> list[tuple[str, str, dict[str, Any], i
          400, "proposition"),
         ("POST", "/v1/results", {"json": {"source": "s", "reveal_at": LATER, "rows": [{"model": "m\x00"}]}}, 400, "rows"),
         ("POST", "/v1/participants", {"json": {"handle": "nul", "display_name": "x\x00"}}, 400, "display_name"),
+        ("POST", "/v1/datasets", {"files": {"file": ("t.csv", b"a,b\n1,2\n", "text/csv")}, "data": {"name": "a\x00b"}},
+         400, "name"),
         # ill-typed JSON values are refused, not coerced
         ("POST", "/v1/bets", {"json": bet | {"stake": True}, **key}, 400, "stake"),
         ("POST", "/v1/bets", {"json": bet | {"taker_stake": "5"}, **key}, 400, "taker_stake"),
