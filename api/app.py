@@ -25,6 +25,8 @@ from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
+from api.input_limits import refuse_hostile_input
+from api.openapi_docs import document_routes
 from api.rate_limits import rate_limit_middleware, rate_limit_stores
 from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
@@ -56,7 +58,10 @@ SLICES = (
 
 
 def _route_handlers() -> list[Any]:
-    return [handler for name in SLICES for handler in importlib.import_module(f"api.domain.{name}.routes").ROUTES]
+    """Every slice's route handlers, with their error statuses documented (`api.openapi_docs`)."""
+    handlers = [handler for name in SLICES for handler in importlib.import_module(f"api.domain.{name}.routes").ROUTES]
+    document_routes(handlers)
+    return handlers
 
 
 async def _reveal_loop(app: Litestar) -> None:
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_hostile_input,
         on_startup=[_startup],
         on_shutdown=[_shutdown],
         state=state,

@@ -63,6 +63,8 @@ def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
 
 def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     field, message = _field_of_validation(exc.extra)
+    if message and "\\x00" in message:  # a form field's NUL check (api.schemas.FormText) in msgspec's words
+        message = "must not contain NUL characters"
     detail = exc.detail or "invalid request"
     text = f"{detail} {message or ''}".lower()
     if not field and ("malformed" in text or "json" in text or "decode" in text):
@@ -87,6 +89,13 @@ def handle_value_error(_: Request[Any, Any, Any], exc: ValueError) -> Response[A
     return _reply(422, str(exc) or "invalid value", getattr(exc, "field", None))
 
 
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A request nested too deeply for the decoder (the depth check in `api.input_limits` should
+    catch it first): 400, never 500."""
+    log.warning("recursion limit on %s %s", request.method, request.url.path)
+    return _reply(400, "request nested too deeply", "body")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _reply(500, "internal server error", None)
@@ -97,5 +106,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     ValueError: handle_value_error,
+    RecursionError: handle_recursion,
     Exception: handle_unexpected,
 }

@@ -17,6 +17,8 @@ from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, Swagge
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
+from api.openapi_docs import BEARER, components
+
 SCHEMA_PATH = "/schema"
 STATIC_PATH = f"{SCHEMA_PATH}/static"
 ASSETS_PACKAGE = "drf_spectacular_sidecar"
@@ -46,7 +48,8 @@ def openapi_config(title: str, version: str) -> OpenAPIConfig:
         JsonRenderPlugin(path="/openapi.json"),
         YamlRenderPlugin(path=["/openapi.yaml", "/openapi.yml"]),
     ]
-    return OpenAPIConfig(title=title, version=version, path=SCHEMA_PATH, render_plugins=plugins)
+    return OpenAPIConfig(title=title, version=version, path=SCHEMA_PATH, render_plugins=plugins,
+                         components=components(), security=[{BEARER: []}])
 
 
 def static_router() -> Router:

@@ -34,13 +34,13 @@ async def get_bet(db_session: AsyncSession, participant: Participant, bet_id: st
     return await service.get_bet(db_session, participant, bet_id)
 
 
-@post("/v1/bets/{bet_id:str}/accept", tags=["bets"])
+@post("/v1/bets/{bet_id:str}/accept", tags=["bets"], status_code=200)
 async def accept_bet(request: Request, db_session: AsyncSession, participant: Participant, bet_id: str, idempotency_key: IdemKey) -> Response[BetOut]:
     """Accept an open offer: the taker's stake is escrowed (needs an Idempotency-Key)."""
     return await service.accept(db_session, participant, bet_id, money_request(request, idempotency_key))
 
 
-@post("/v1/bets/{bet_id:str}/cancel", tags=["bets"])
+@post("/v1/bets/{bet_id:str}/cancel", tags=["bets"], status_code=200)
 async def cancel_bet(request: Request, db_session: AsyncSession, participant: Participant, bet_id: str, idempotency_key: IdemKey) -> Response[BetOut]:
     """Cancel one's own open offer: the stake returns (needs an Idempotency-Key)."""
     return await service.cancel(db_session, participant, bet_id, money_request(request, idempotency_key))

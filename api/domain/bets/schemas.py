@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas import RequestBody, ResponseBody
+from api.schemas import RequestBody, ResponseBody, UtcDateTime
 
 
 class BetOffer(RequestBody):
@@ -24,7 +24,7 @@ class BetOffer(RequestBody):
     side: Literal["for", "against"] = "for"
     stake: int = Field(gt=0, le=10**15, description="µc escrowed from the offerer now")
     taker_stake: int = Field(gt=0, le=10**15, description="µc the taker must escrow to accept")
-    expires_at: datetime
+    expires_at: UtcDateTime
     counterparty_id: str | None = Field(default=None, max_length=32)
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from litestar.datastructures import UploadFile
 
-from api.schemas import ResponseBody
+from api.schemas import FormText, ResponseBody
 
 VISIBILITIES = ("public", "private")
 
@@ -21,13 +21,13 @@ class DatasetUpload:
     `params` and `tokens` when the file's config lacks them."""
 
     file: UploadFile
-    name: str
-    visibility: str = "public"
-    format: str | None = None
+    name: FormText
+    visibility: FormText = "public"
+    format: FormText | None = None
     chance: float | None = None
-    smooth_direction: str | None = None
-    family: str | None = None
-    model: str | None = None
+    smooth_direction: FormText | None = None
+    family: FormText | None = None
+    model: FormText | None = None
     params: float | None = None
     tokens: float | None = None
 

@@ -19,7 +19,7 @@ Log10Flops = Annotated[float | None, Parameter(ge=0, le=60)]
 PLOT_MEDIA = {"emergence.png": "image/png", "emergence.svg": "image/svg+xml"}
 
 
-@post("/v1/fits", tags=["fits"])
+@post("/v1/fits", tags=["fits"], status_code=202)
 async def request_fit(request: Request, db_session: AsyncSession, participant: Participant, data: FitCreate) -> Response[FitOut]:
     """Queue a fit (202, runs in a worker process) or return the cached equal one (200)."""
     state = request.app.state

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db.models import Participant
 from api.domain.ledger import service
 from api.domain.ledger.schemas import AuditOut, BalanceOut, GrantCreate, GrantOut, LedgerPage
+from api.schemas import INT32_MAX
 
 IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
 
@@ -23,7 +24,7 @@ async def my_balance(request: Request, db_session: AsyncSession, participant: Pa
 @get("/v1/me/ledger", tags=["ledger"])
 async def my_ledger(
     request: Request, db_session: AsyncSession, participant: Participant,
-    limit: Annotated[int, Parameter(ge=1, le=500)] = 50, before: Annotated[int | None, Parameter(ge=1)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50, before: Annotated[int | None, Parameter(ge=1, le=INT32_MAX)] = None,
 ) -> LedgerPage:
     """The caller's ledger entries, newest first, paginated with the `before` cursor."""
     grant = service.starting_grant(request.app.state.settings)

@@ -11,6 +11,7 @@ from api.db.models import Participant
 from api.domain.ledger.service import money_request
 from api.domain.markets import service
 from api.domain.markets.schemas import MarketCreate, MarketOut, PositionOut, PricePoint, TradeCreate, TradeOut
+from api.schemas import INT32_MAX
 
 IdemKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
 
@@ -47,7 +48,7 @@ async def positions(db_session: AsyncSession, participant: Participant, market_i
 
 @get("/v1/markets/{market_id:str}/history", tags=["markets"])
 async def history(db_session: AsyncSession, participant: Participant, market_id: str,
-                  after: Annotated[int, Parameter(ge=0)] = 0, limit: Annotated[int, Parameter(ge=1, le=1000)] = 200) -> list[PricePoint]:
+                  after: Annotated[int, Parameter(ge=0, le=INT32_MAX)] = 0, limit: Annotated[int, Parameter(ge=1, le=1000)] = 200) -> list[PricePoint]:
     """Anonymous price history (one point per trade, oldest first; `after` is a trade-id cursor)."""
     return await service.history(db_session, market_id, after, limit)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db.models import Participant
 from api.domain.questions import service
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate
+from api.schemas import INT32_MAX
 
 State = Literal["draft", "open", "closed", "resolved", "annulled"]
 
@@ -24,7 +25,7 @@ async def create_question(db_session: AsyncSession, participant: Participant, da
 async def list_questions(
     db_session: AsyncSession, participant: Participant,
     state_filter: Annotated[State | None, Parameter(query="state", required=False)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=500)] = 100, offset: Annotated[int, Parameter(ge=0)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100, offset: Annotated[int, Parameter(ge=0, le=INT32_MAX)] = 0,
 ) -> list[QuestionOut]:
     """Questions visible to the caller, newest first."""
     return await service.list_questions(db_session, participant, state_filter, limit, offset)

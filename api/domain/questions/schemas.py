@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas import RequestBody, ResponseBody
+from api.schemas import RequestBody, ResponseBody, UtcDateTime
 
 
 class ResultLink(RequestBody):
@@ -29,7 +29,7 @@ class ResultLink(RequestBody):
 class _QuestionFields(RequestBody):
     """The fields a question's creation and its edits share (all optional in both)."""
 
-    opens_at: datetime | None = None
+    opens_at: UtcDateTime | None = None
     lower: float | None = None
     upper: float | None = None
     unit: str | None = Field(default=None, max_length=40)
@@ -42,17 +42,19 @@ class QuestionCreate(_QuestionFields):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=20_000)
     resolution_criteria: str = Field(default="", max_length=20_000)
-    closes_at: datetime
+    closes_at: UtcDateTime
     state: Literal["draft", "open"] = "open"
 
 
 class QuestionUpdate(_QuestionFields):
-    """Partial edit; allowed to the creator or an admin while no prediction, bet or market exists."""
+    """Partial edit; allowed to the creator or an admin while no prediction, bet or market exists. A
+    field left out keeps its value; the fields below and `opens_at` cannot be set to null (400)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=20_000)
-    resolution_criteria: str | None = Field(default=None, max_length=20_000)
-    closes_at: datetime | None = None
+    opens_at: UtcDateTime = None  # type: ignore[assignment]
+    title: str = Field(default=None, min_length=1, max_length=300)  # type: ignore[assignment]
+    description: str = Field(default=None, max_length=20_000)  # type: ignore[assignment]
+    resolution_criteria: str = Field(default=None, max_length=20_000)  # type: ignore[assignment]
+    closes_at: UtcDateTime = None  # type: ignore[assignment]
 
 
 class ResultLinkOut(ResponseBody):

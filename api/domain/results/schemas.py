@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas import RequestBody, ResponseBody
+from api.schemas import RequestBody, ResponseBody, UtcDateTime
 
 
 class ResultUpload(RequestBody):
@@ -14,7 +14,7 @@ class ResultUpload(RequestBody):
     of a large-model result, sealed until `reveal_at`. `chance` fills success rows lacking one."""
 
     source: str = Field(min_length=1, max_length=200)
-    reveal_at: datetime
+    reveal_at: UtcDateTime
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=5_000)
     chance: float | None = Field(default=None, ge=0, lt=1)
 
