@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.devserver import running_server
+from api.devserver import SERVE, running_server
 from api.settings import Settings
 from tests.api.conftest import Actor, create_actor, db
 
@@ -72,18 +72,19 @@ async def _people(settings: Settings) -> tuple[Actor, Actor, Actor]:
                 await create_actor(session, "bob"))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@contextmanager
+def serve_site(tmp: Path, with_worker: bool = False) -> Iterator[Site]:
+    """A server (with a fit worker if asked) on a fresh SQLite file, its three actors and a browser."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make install installs it)")
     from playwright.sync_api import sync_playwright
 
-    tmp = tmp_path_factory.mktemp("web")
     url = f"sqlite+aiosqlite:///{tmp / 'ts.db'}"
     env = {**os.environ, "TURNSIGNAL_DATABASE_URL": url, "TURNSIGNAL_DATA_DIR": str(tmp / "data"),
            "TURNSIGNAL_SESSION_SECRET": "web-tests", "TURNSIGNAL_LEADERBOARD_MIN_QUESTIONS": "1",
            "TURNSIGNAL_REVEAL_POLL_SECONDS": "0.5", "TURNSIGNAL_ACCESS_LOG": "false"}
-    with running_server(env) as base:
+    args = (*SERVE, "--with-worker") if with_worker else SERVE
+    with running_server(env, args=args) as base:
         admin, alice, bob = asyncio.run(_people(Settings(database_url=url, run_migrations=False)))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -91,3 +92,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 yield Site(base, admin, alice, bob, browser)
             finally:
                 browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One server and browser shared by a test module."""
+    with serve_site(tmp_path_factory.mktemp("web")) as shared:
+        yield shared
