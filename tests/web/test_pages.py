@@ -162,3 +162,39 @@ def test_an_admin_reveals_a_sealed_result_and_the_question_resolves_with_scores(
         page.goto(f"/participants/{site.alice.id}")
         assert page.locator("img[alt^='Reliability diagram']").evaluate("img => img.naturalWidth") > 0
         shot(page, "participant")
+
+
+def test_a_double_post_of_one_form_stores_one_forecast_and_errors_are_pages(site: Site) -> None:
+    question = _question(site, "Will a 3B model pass 50% on PIQA?")
+    url = f"/questions/{question['id']}"
+    with site.browse(site.alice) as page:
+        page.goto(url)
+        page.fill("#probability", "0.4")
+        statuses = page.evaluate("""async () => {
+            const form = document.querySelector("form.forecast");
+            const post = () => fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form))});
+            return (await Promise.all([post(), post()])).map(r => r.status); }""")
+        assert statuses == [200, 200]  # both followed the redirect to the question
+        page.goto(url)
+        assert page.locator("#own-h + table tbody tr").count() == 1
+        reply = page.goto("/questions/no-such-question")
+        assert reply.status == 404 and page.inner_text(".error") == "question not found"
+
+
+def test_commit_reveal_with_a_salt_made_in_the_browser(site: Site) -> None:
+    question = _question(site, "Will a 13B model pass 70% on BoolQ?")
+    with site.browse(site.bob) as page:
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"/questions/{question['id']}")
+        page.click("summary:has-text('Commit now')")
+        page.fill("#commit-probability", "0.35")
+        with page.expect_download() as download:
+            page.click("button:has-text('Commit')")
+        salt = download.value.path().read_text().split("\n")[0].removeprefix("salt=")
+        page.wait_for_selector(".flash")
+        assert "Commitment stored" in page.inner_text(".flash") and len(salt) == 48
+        page.fill("form.open-commit input[name=salt]", salt)
+        page.fill("form.open-commit input[name=open_probability]", "0.35")
+        page.click("form.open-commit button")
+        assert "Commitment opened" in page.inner_text(".flash")
+        assert "35.0%" in page.inner_text("#own-h + table")
