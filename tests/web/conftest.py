@@ -3,7 +3,8 @@ Debian Chromium (Playwright, `executable_path`, nothing downloaded) per test mod
 
 `site` gives the base URL, an admin and two participants (created in the database the server
 migrated), an `api(actor, method, path, json)` helper for setting up through /v1, and a `browse(actor)`
-context manager yielding a signed-in page. Screenshots go to tests/web/artifacts/ (not committed).
+context manager yielding a signed-in page (signed in through the sign-in page once per actor; later
+contexts start with that session's cookies). Screenshots go to tests/web/artifacts/ (not committed).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ class Site:
     alice: Actor
     bob: Actor
     browser: Any
+    signed_in: dict[str, Any] = field(default_factory=dict)  # handle -> cookies of a signed-in context
 
     def api(self, actor: Actor, method: str, path: str, json: Any = None, idem: bool = False) -> Any:
         """Call /v1 as `actor`; asserts a 2xx reply and returns its JSON."""
@@ -46,15 +48,18 @@ class Site:
     @contextmanager
     def browse(self, actor: Actor | None, width: int = 1000) -> Iterator[Any]:
         """A fresh browser context (own cookies) signed in as `actor` (None: signed out)."""
-        context = self.browser.new_context(viewport={"width": width, "height": 900}, base_url=self.base)
+        state = self.signed_in.get(actor.handle) if actor is not None else None
+        context = self.browser.new_context(viewport={"width": width, "height": 900}, base_url=self.base,
+                                           storage_state=state)
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:
-            if actor is not None:
+            if actor is not None and state is None:  # sign in through the page once per actor
                 page.goto("/signin")
                 page.fill("#api_key", actor.key)
                 page.click("button:has-text('Sign in')")
                 page.wait_for_url("**/questions")
+                self.signed_in[actor.handle] = context.storage_state()
             yield page
         finally:
             context.close()
