@@ -63,9 +63,9 @@ async def _detail(request: Req, session: AsyncSession, me: Participant, question
     shown = await predictions.list_question_predictions(session, me, question_id)  # blinded by the service
     revealed = question.state in {"resolved", "annulled"}
     people = await _handles(session, {p.participant_id for p in shown})
-    community = await aggregate.question_aggregate(session, me, question_id) if revealed else None
-    scores = await question_scores(session, await questions.load_question(session, question_id, me), False) if revealed else []
     row = await questions.load_question(session, question_id, me)
+    community = await aggregate.question_aggregate(session, me, question_id) if revealed else None
+    scores = await question_scores(session, row, False) if revealed else []
     note = await bot_note(session, row)
     return page(request, "question.html", me, status=status, question=question, revealed=revealed,
                 own=[p for p in shown if p.participant_id == me.id], everyone=shown if revealed else [],

@@ -31,6 +31,19 @@ def test_sign_in_sets_httponly_samesite_cookies_and_a_wrong_key_is_refused(site:
             assert cookies[name]["httpOnly"] and cookies[name]["sameSite"] == "Lax"
         shot(page, "questions-phone")
         page.click("button:has-text('Sign out')")
+        page.goto("/register")
+        page.fill("#handle", "carol")
+        page.fill("#display_name", "Carol")
+        page.click("button:has-text('Register')")
+        key = page.inner_text("#new-key")
+        assert key.startswith("ts_") and httpx.get(site.base + "/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["handle"] == "carol"
+        page.goto("/register")
+        page.fill("#handle", "carol")
+        page.fill("#display_name", "Carol again")
+        page.click("button:has-text('Register')")
+        assert page.inner_text("#handle-error") == "handle 'carol' is already taken"
+        assert page.input_value("#display_name") == "Carol again"  # nothing typed is lost
+        page.click("button:has-text('Sign out')")
         page.goto("/questions")
         assert "/signin" in page.url
 
