@@ -168,6 +168,15 @@ def test_an_admin_reveals_a_sealed_result_and_the_question_resolves_with_scores(
         page.goto(f"/questions/{question['id']}")
         assert "Revealed: outcome 1.0" in page.inner_text("#result-status")
         assert page.inner_text("#everyone tbody td:nth-child(4)") != ""
+        page.goto("/admin")
+        page.select_option("#participant_id", label="@bob")
+        page.fill("#amount", "25")
+        page.click("button:has-text('Grant')")
+        assert "Credits granted" in page.inner_text(".flash")
+        assert page.inner_text("#audit").startswith("All invariants hold")
+        page.fill("#title", "Will a 30B model pass 80% on BoolQ?")
+        page.click("button:has-text('Create question')")
+        assert page.inner_text("h1") == "Will a 30B model pass 80% on BoolQ?" and "open" in page.inner_text(".meta")
         page.goto("/leaderboard?community=true")
         board = page.inner_text("#leaderboard")
         assert "@alice" in board and "Community aggregate" in board
