@@ -16,6 +16,8 @@ document.querySelectorAll("input[data-sync]").forEach((slider) => {
 // Live preview of the CDF the quantile inputs imply (piecewise linear between the quantiles).
 const cdf = document.querySelector("figure.cdf");
 if (cdf) {
+  const log = cdf.dataset.scale === "log";  // a log-scale question's axis is log10 of its unit
+  const t = (v) => (log ? Math.log10(v) : v);
   const lo = parseFloat(cdf.dataset.lower), hi = parseFloat(cdf.dataset.upper);
   const svg = document.getElementById("cdf-preview");
   const inputs = [...document.querySelectorAll("input[data-quantile]")];
@@ -23,10 +25,10 @@ if (cdf) {
     const pts = [[lo, 0]];
     inputs.forEach((i) => { if (i.value !== "") pts.push([parseFloat(i.value), parseFloat(i.dataset.quantile)]); });
     pts.push([hi, 1]);
-    const x = (v) => (300 * (v - lo) / (hi - lo)).toFixed(1), y = (p) => (115 - 110 * p).toFixed(1);
+    const x = (v) => (300 * (t(v) - t(lo)) / (t(hi) - t(lo))).toFixed(1), y = (p) => (115 - 110 * p).toFixed(1);
     const ok = pts.every((p, k) => k === 0 || p[0] > pts[k - 1][0]);
     svg.innerHTML = `<polyline fill="none" stroke="${ok ? "#0a5fb4" : "#b3261e"}" stroke-width="2" points="${pts.map((p) => x(p[0]) + "," + y(p[1])).join(" ")}"/>` +
-      (ok ? "" : `<text x="8" y="16" fill="#b3261e">quantile values must increase</text>`);
+      (ok ? "" : `<text x="8" y="14" font-size="9" fill="#b3261e">quantile values must increase</text>`);
   };
   cdf.hidden = false;
   inputs.forEach((i) => i.addEventListener("input", draw));
