@@ -51,7 +51,7 @@ async def fit_page(request: Req, db_session: AsyncSession, viewer: Participant |
                 errors=errors, values=values)
 
 
-@get("/fits/{fit_id:str}/chart/{fmt:str}")
+@get("/fits/{fit_id:str}/plots/{fmt:str}")
 async def fit_chart(db_session: AsyncSession, viewer: Participant | None, fit_id: str, fmt: str, task: str) -> Response[bytes]:
     """The emergence chart of one task (SVG or PNG), as GET /v1/fits/{id}/plots/emergence.*."""
     me = need(viewer)

@@ -45,7 +45,7 @@ async def participant_page(request: Req, db_session: AsyncSession, viewer: Parti
     return page(request, "participant.html", me, who=who, calibration=calibration, scores=scores)
 
 
-@get("/participants/{participant_id:str}/calibration.svg")
+@get("/participants/{participant_id:str}/plots/calibration.svg")
 async def calibration_svg(db_session: AsyncSession, viewer: Participant | None, participant_id: str) -> Response[bytes]:
     """The reliability diagram and PIT histogram (SVG), as /v1/participants/{id}/plots/calibration.svg."""
     need(viewer)
