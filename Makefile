@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: install run test test-slow bench clean
 
 $(STAMP): pyproject.toml
+	@command -v chromium >/dev/null || (apt-get install -y chromium || sudo apt-get install -y chromium) || \
+		echo "chromium not installed: the browser tests (tests/web) will be skipped"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

@@ -30,6 +30,7 @@ from api.openapi_docs import document_routes
 from api.rate_limits import rate_limit_middleware, rate_limit_stores
 from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
+from api.web import static_files, template_config, web_router
 
 log = logging.getLogger("turnsignal.api")
 
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
                    "fit_queue": make_fit_queue(settings)})
     app = Litestar(
-        route_handlers=[*_route_handlers(), static_router()],
+        route_handlers=[*_route_handlers(), static_router(), web_router(settings), static_files()],
         dependencies={
             "db_session": Provide(provide_db_session),
             "participant": Provide(provide_participant),
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=rate_limit_stores(settings),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(title="Turnsignal", version="0.1.0"),
+        template_config=template_config(),
         logging_config=logging_config(settings.log_level, settings.access_log),
         debug=False,
     )

@@ -2,9 +2,10 @@
 
 | rule           | counts                                             | per                              |
 |----------------|----------------------------------------------------|----------------------------------|
-| `registration` | POST /v1/participants                              | client address                   |
+| `registration` | POST /v1/participants (and the web page /register) | client address                   |
 | `writes`       | every other POST/PATCH/PUT/DELETE                  | API key (client address without) |
-| `plots`        | GET of a rendered figure (a path with `/plots/`)   | API key (client address without) |
+| `plots`        | GET of a rendered figure (a path with `/plots/`,   | API key (client address without) |
+|                |  the web pages' figures included)                  |                                  |
 
 Each rule's limit comes from `TURNSIGNAL_RATE_<RULE>` as `"N/unit"` (unit: second, minute, hour,
 day; a fixed window starting at the first counted request) or `"off"`. Over the limit the reply is
@@ -34,7 +35,7 @@ from api.auth import hash_api_key
 from api.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-REGISTRATION_PATH = "/v1/participants"
+REGISTRATION_PATHS = frozenset({"/v1/participants", "/register"})  # the API's and the web page's
 STORE_PREFIX = "rate_limit_"
 
 
@@ -56,7 +57,7 @@ def _paths(request: Request[Any, Any, Any]) -> set[str]:
 
 
 def is_registration(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and REGISTRATION_PATH in _paths(request)
+    return request.method == "POST" and bool(REGISTRATION_PATHS & _paths(request))
 
 
 def is_write(request: Request[Any, Any, Any]) -> bool:

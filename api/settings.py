@@ -30,6 +30,9 @@
 | TURNSIGNAL_DAILY_GRANT_CAP            | 100                                   | starting grants paid per 24 h, service-wide |
 |                                       |                                       | (later accounts start at 0 until an admin |
 |                                       |                                       | grants)                                   |
+| TURNSIGNAL_SESSION_SECRET             | (random per process)                  | signs/encrypts the web pages' session and |
+|                                       |                                       | CSRF cookies; set it so sign-ins survive  |
+|                                       |                                       | a restart                                 |
 """
 from __future__ import annotations
 
@@ -74,6 +77,7 @@ class Settings:
     redis_url: str | None = None
     redis_namespace: str = "turnsignal"
     daily_grant_cap: int = 100
+    session_secret: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -102,4 +106,5 @@ class Settings:
             daily_grant_cap=int(env.get("TURNSIGNAL_DAILY_GRANT_CAP", "100")),
             starting_grant_credits=float(env.get("TURNSIGNAL_STARTING_GRANT_CREDITS", "1000")),
             auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
+            session_secret=env.get("TURNSIGNAL_SESSION_SECRET") or None,
         )

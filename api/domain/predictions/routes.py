@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
 from api.domain.handlers import forward
-from api.domain.predictions import service
+from api.domain.predictions import aggregate, service
 from api.domain.predictions.schemas import PredictionSubmit
 
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
@@ -33,6 +33,9 @@ ROUTES = [
             "One prediction (own, or anyone's once its question resolved)."),
     forward(post("/v1/predictions/{prediction_id:str}/open", status_code=200, tags=TAGS), service.open_commitment,
             "Open a commitment with its salt and forecast."),
+    forward(get("/v1/questions/{question_id:str}/aggregate", tags=TAGS), aggregate.question_aggregate,
+            "The community aggregate of the forecasts that count (hidden until the question resolves).",
+            "question_aggregate"),
     forward(get("/v1/me/predictions", tags=TAGS), service.list_own_predictions, "All of the caller's prediction versions.",
             "my_predictions"),
 ]

@@ -52,3 +52,15 @@ class PredictionOut(ResponseBody):
     cdf: list[float] | None
     commitment: str | None
     opened_at: datetime | None
+
+
+class AggregateOut(ResponseBody):
+    """The community aggregate of the forecasts that count. Binary: `median` and `pooled`
+    (extremised log-odds pool) probabilities; numeric: `quantiles` (levels, values in the question's unit)."""
+
+    question_id: str
+    kind: str
+    n_forecasts: int
+    median: float | None = None
+    pooled: float | None = None
+    quantiles: dict[str, list[float]] | None = None

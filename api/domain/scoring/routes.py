@@ -19,11 +19,17 @@ Bins = Annotated[int, Parameter(ge=2, le=50)]
 async def leaderboard(
     request: Request, db_session: AsyncSession, participant: Participant,
     metric: Literal["log_score", "brier", "crps"] = "log_score",
-    min_questions: Annotated[int | None, Parameter(ge=0, le=100_000)] = None,
+    min_questions: Annotated[int | None, Parameter(ge=0, le=100_000)] = None, community: bool = False,
 ) -> Leaderboard:
-    """Mean score per participant over resolved questions; ranked when >= min_questions."""
+    """Mean score per participant over resolved questions; ranked when >= min_questions.
+    `community=true` adds the community aggregate as a pseudo-participant (id "community")."""
     minimum = request.app.state.settings.leaderboard_min_questions if min_questions is None else min_questions
-    return await service.leaderboard(db_session, metric, minimum)
+    board = await service.leaderboard(db_session, metric, minimum)
+    if community:
+        from api.domain.scoring.community import with_community
+
+        board = await with_community(db_session, board, metric, minimum)
+    return board
 
 
 @get("/v1/participants/{participant_id:str}/calibration", tags=["scores"])
