@@ -23,18 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access_log import logging_config, wrap_access_log
 from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
+from api.db.sessions import provide_db_session, read_session_factory
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
 from api.schema_docs import openapi_config, static_router
 from api.settings import Settings
 
 log = logging.getLogger("turnsignal.api")
-
-
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """One session per request; services commit their own writes (see `api.db.transaction`)."""
-    async with state.session_factory() as session:
-        yield session
 
 
 # The feature slices served, in order: each `api/domain/<name>/routes.py` exposes `ROUTES`. Add a
@@ -96,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
-                   "fit_queue": make_fit_queue(settings)})
+                   "read_session_factory": read_session_factory(engine), "fit_queue": make_fit_queue(settings)})
     app = Litestar(
         route_handlers=[*_route_handlers(), static_router()],
         dependencies={
