@@ -338,11 +338,12 @@ def _leaderboard_row(database: str, servers: dict[str, Any], n_scores: int) -> d
             "seconds": round(seconds, 3), "errors": 0, "participants": len(board["ranked"]) + len(board["unranked"])}
 
 
-def run(quick: bool = False) -> list[dict[str, Any]]:
-    """Every row: both cases and the leaderboard on SQLite, then on PostgreSQL when configured."""
+def run(quick: bool = False, postgres: bool = True) -> list[dict[str, Any]]:
+    """Every row: both cases and the leaderboard on SQLite, then on PostgreSQL when configured (and
+    `postgres`). `quick`: 1-second runs, one round, 2,000 scores (a smoke test, not a measurement)."""
     wrk = ensure_wrk()
     seconds, rounds, n_scores = (1, 1, 2_000) if quick else (DURATION_S, ROUNDS, LEADERBOARD_SCORES)
-    pg_url = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL")
+    pg_url = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL") if postgres else None
     rows: list[dict[str, Any]] = []
     for database in ("sqlite", "postgresql") if pg_url else ("sqlite",):
         with tempfile.TemporaryDirectory() as tmp, database_servers(database, tmp, pg_url) as servers:
