@@ -86,10 +86,23 @@ async def _shutdown(app: Litestar) -> None:
     await app.state.engine.dispose()
 
 
+# At most this many pooled SQLite connections (and as many overflow) in the API process, whatever
+# TURNSIGNAL_DB_POOL_SIZE says: each aiosqlite connection is a thread that every statement hops to and
+# back, SQLite runs one writer at a time anyway, and more threads than cores only add thread switches
+# (docs/performance.md, "Where a request's time goes").
+SQLITE_POOL_SIZE = 4
+
+
+def _create_engine(settings: Settings) -> Any:
+    if settings.database_url.startswith("sqlite"):
+        return create_engine(settings, pool_size=min(settings.db_pool_size, SQLITE_POOL_SIZE))
+    return create_engine(settings)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the service for `settings` (default: from the environment)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings)
+    engine = _create_engine(settings)
     state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
                    "read_session_factory": read_session_factory(engine), "fit_queue": make_fit_queue(settings)})
     app = Litestar(

@@ -44,3 +44,10 @@ async def test_a_read_session_refuses_an_orm_write(engine: AsyncEngine) -> None:
             await session.flush()
     async with create_session_factory(engine)() as session:
         assert (await session.execute(select(func.count()).select_from(Participant))).scalar_one() == 0
+
+
+def test_the_hot_read_routes_are_marked_read_only() -> None:
+    from api.domain.questions.routes import get_question
+    from api.domain.scoring.routes import leaderboard
+
+    assert get_question.opt.get("db_read_only") and leaderboard.opt.get("db_read_only")
