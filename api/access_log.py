@@ -35,14 +35,17 @@ def check_level(level: str) -> str:
 
 def logging_config(log_level: str, access_log: bool) -> LoggingConfig:
     """Litestar's logging set-up: root (libraries) at WARNING, `turnsignal.*` at `log_level`, the
-    access logger at INFO when `access_log` (else WARNING, so it is silent), one stderr handler."""
+    access logger at INFO when `access_log` (else WARNING, so it is silent). Records go to stderr:
+    through Litestar's queue listener thread, except the access log's, written directly."""
     level = check_level(log_level)
     return LoggingConfig(
         formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
         root={"handlers": ["queue_listener"], "level": "DEBUG" if level == "DEBUG" else "WARNING"},
         loggers={
             "turnsignal": {"level": level, "propagate": True},
-            ACCESS_LOGGER: {"level": "INFO" if access_log else "WARNING", "propagate": True},
+            # straight to the stderr handler, in the request's thread: one line per request through
+            # the queue would wake the listener thread (a thread switch) for every request
+            ACCESS_LOGGER: {"level": "INFO" if access_log else "WARNING", "handlers": ["console"], "propagate": False},
             "litestar": {"level": level, "handlers": ["queue_listener"], "propagate": False},
         },
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access_log import logging_config, wrap_access_log
 from api.auth import provide_admin, provide_participant
 from api.db import create_engine, create_session_factory, run_migrations
+from api.db.sessions import provide_db_session, read_session_factory
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
 from api.input_limits import refuse_hostile_input
@@ -33,12 +35,6 @@ from api.settings import Settings
 from api.web import static_files, template_config, web_router
 
 log = logging.getLogger("turnsignal.api")
-
-
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """One session per request; services commit their own writes (see `api.db.transaction`)."""
-    async with state.session_factory() as session:
-        yield session
 
 
 # The feature slices served, in order: each `api/domain/<name>/routes.py` exposes `ROUTES`. Add a
@@ -82,6 +78,10 @@ async def _startup(app: Litestar) -> None:
     if app.state.settings.run_migrations:
         await run_migrations(app.state.engine)
     app.state.reveal_task = asyncio.create_task(_reveal_loop(app))
+    # Everything loaded so far (modules, the app, SQLAlchemy's mappers) lives as long as the process:
+    # move it out of the collector's generations, so collections under load scan only request garbage.
+    gc.collect()
+    gc.freeze()
 
 
 async def _shutdown(app: Litestar) -> None:
@@ -94,12 +94,25 @@ async def _shutdown(app: Litestar) -> None:
     await app.state.engine.dispose()
 
 
+# At most this many pooled SQLite connections (and as many overflow) in the API process, whatever
+# TURNSIGNAL_DB_POOL_SIZE says: each aiosqlite connection is a thread that every statement hops to and
+# back, SQLite runs one writer at a time anyway, and more threads than cores only add thread switches
+# (docs/performance.md, "Where a request's time goes").
+SQLITE_POOL_SIZE = 4
+
+
+def _create_engine(settings: Settings) -> Any:
+    if settings.database_url.startswith("sqlite"):
+        return create_engine(settings, pool_size=min(settings.db_pool_size, SQLITE_POOL_SIZE))
+    return create_engine(settings)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the service for `settings` (default: from the environment)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings)
+    engine = _create_engine(settings)
     state = State({"settings": settings, "engine": engine, "session_factory": create_session_factory(engine),
-                   "fit_queue": make_fit_queue(settings)})
+                   "read_session_factory": read_session_factory(engine), "fit_queue": make_fit_queue(settings)})
     app = Litestar(
         route_handlers=[*_route_handlers(), static_router(), web_router(settings), static_files()],
         dependencies={

@@ -42,7 +42,8 @@ COLUMN_LABELS = {
     "min_ess_per_s": "min ESS / s", "ess_bulk_min": "min bulk ESS", "rhat_max": "max R-hat",
     "mae_pts": "MAE (pts)", "crps_pts": "CRPS (pts)", "cov50": "50% cov.", "cov90": "90% cov.",
     "width50_pts": "50% width (pts)", "width90_pts": "90% width (pts)", "req_per_s": "req/s",
-    "p50_ms": "p50 (ms)", "p99_ms": "p99 (ms)",
+    "p50_ms": "p50 (ms)", "p99_ms": "p99 (ms)", "bare_req_per_s": "bare req/s", "ratio": "project / bare",
+    "bare_p50_ms": "bare p50 (ms)", "bare_p99_ms": "bare p99 (ms)",
 }
 """Table headers for the row keys of the benchmark modules; other keys are shown as they are."""
 

@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.db.sessions import READ_ONLY
 from api.domain.questions import service
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate
 from api.schemas import INT32_MAX
@@ -31,7 +32,7 @@ async def list_questions(
     return await service.list_questions(db_session, participant, state_filter, limit, offset)
 
 
-@get("/v1/questions/{question_id:str}", tags=["questions"])
+@get("/v1/questions/{question_id:str}", tags=["questions"], opt=READ_ONLY)
 async def get_question(db_session: AsyncSession, participant: Participant, question_id: str) -> QuestionOut:
     """One question with its derived state and forecaster count."""
     return await service.get_question(db_session, participant, question_id)

@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.db.sessions import READ_ONLY
 from api.domain.questions.service import load_question
 from api.domain.scoring import service
 from api.domain.scoring.schemas import Calibration, Leaderboard, ScoreOut
@@ -15,7 +16,7 @@ from api.domain.scoring.schemas import Calibration, Leaderboard, ScoreOut
 Bins = Annotated[int, Parameter(ge=2, le=50)]
 
 
-@get("/v1/leaderboard", tags=["scores"])
+@get("/v1/leaderboard", tags=["scores"], opt=READ_ONLY)
 async def leaderboard(
     request: Request, db_session: AsyncSession, participant: Participant,
     metric: Literal["log_score", "brier", "crps"] = "log_score",
