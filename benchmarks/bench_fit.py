@@ -52,7 +52,7 @@ from models.config import FitConfig
 from models.forecaster import EmergenceForecaster
 imported = time.perf_counter()
 table = read_eval_table(sys.argv[1])
-config = FitConfig(success_metric=["len_norm", "acc"], link_checkpoints=sys.argv[2])
+config = FitConfig(success_metric=["len_norm", "acc"], trend="compute", link_checkpoints=sys.argv[2])
 forecaster = EmergenceForecaster(config).fit(table, progress=False)
 done = time.perf_counter()
 d = forecaster.diagnostics

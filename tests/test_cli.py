@@ -36,7 +36,7 @@ def olmo_table(tmp_path_factory) -> Path:
 def fit_file(olmo_table) -> Path:
     out = olmo_table.parent / "fit.nc"
     result = _run("fit", "--data", olmo_table, "--tasks", "arc_easy,hellaswag,piqa,boolq", "--success",
-                  "len_norm,acc", "--draws", "300", "--tune", "400", "--seed", "3", "--out", out)
+                  "len_norm,acc", "--draws", "300", "--tune", "400", "--seed", "3", "--trend", "compute", "--out", out)
     assert result.exit_code == 0, result.output
     assert "max R-hat" in result.output
     return out

@@ -28,7 +28,7 @@ def simulated():
 @pytest.fixture(scope="module")
 def fitted(simulated):
     table = validate_eval_table(simulated.table, source="simulated")
-    config = FitConfig(success_metric=["acc"], seed=1)  # the default draws: R-hat on fewer is noisy
+    config = FitConfig(success_metric=["acc"], trend="compute", seed=1)  # the default draws: R-hat on fewer is noisy
     return EmergenceForecaster(config).fit(table, progress=False)
 
 
@@ -187,7 +187,7 @@ def test_checkpoints_per_run_is_structural_only_with_the_checkpoint_link() -> No
 def test_too_little_data_is_refused() -> None:
     rows = simulate_ladder(default_truths(1), PARAMS[:2], TOKENS[:2], X0).table
     with pytest.raises(ValueError, match="at least 3 models"):
-        EmergenceForecaster(FitConfig()).fit(validate_eval_table(rows), progress=False)
+        EmergenceForecaster(FitConfig(trend="compute")).fit(validate_eval_table(rows), progress=False)
 
 
 def test_unknown_prior_name_is_refused() -> None:

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = ["arc_easy", "piqa", "hellaswag"]
 FAMILY = "OLMo-2 (peteish) ladder"
 HELD_BACK = "1B-5xC"
-TINY = {"tasks": TASKS, "smooth_metric": "bpb", "success_metric": ["len_norm", "acc"], "draws": 150, "tune": 150,
+TINY = {"tasks": TASKS, "trend": "compute", "smooth_metric": "bpb", "success_metric": ["len_norm", "acc"], "draws": 150, "tune": 150,
         "chains": 2, "seed": 1}
 
 
