@@ -342,6 +342,24 @@ class StackedForecaster:
     def search_range(self) -> tuple[float, float]:
         return self.components[self.forms[0]].search_range()
 
+    def smooth_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
+        """Mixture of the forms' expected standardised smooth metric of task ``t`` along the training
+        set's tokens-per-parameter ratio at log10 FLOPs ``grid``, shape (S, len(grid))."""
+        return self._mix([self.components[f].smooth_on_compute_path(t, grid) for f in self.forms], None)
+
+    def expected_success(self, task_idx: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+        """Expected success (S, n) for mixture smooth draws ``smooth`` (S, n) as returned by
+        :meth:`smooth_on_compute_path` (same S): draw i goes through the link of the form that supplied it."""
+        choice = self._mixture_choice(smooth.shape[0], None)
+        out = np.empty_like(smooth, dtype=float)
+        for i, form in enumerate(self.forms):
+            rows = np.flatnonzero(choice == i)
+            component = self.components[form]
+            full = np.zeros((component._draws("threshold").shape[0], smooth.shape[1]))
+            full[rows] = smooth[rows]
+            out[rows] = component.expected_success(task_idx, full)[rows]
+        return out
+
     def emergence(self, level: float | None = 0.5, success_at: float | None = None,
                   reached_by: float | None = None) -> pd.DataFrame:
         """Per-task emergence summary from the mixture (same columns as the single-form fit)."""

@@ -27,6 +27,7 @@ from models.backtest import (
 )
 from models.config import FitConfig
 from models.forecaster import EmergenceForecaster, StaleFitError
+from models.plots import emergence_curve
 from models.stacking import TREND_FORMS, StackedForecaster
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -236,6 +237,7 @@ def test_a_stacked_fit_is_one_netcdf_read_back_as_the_same_mixture(sim_result, s
     pd.testing.assert_frame_equal(loaded.predict(targets), stack.predict(targets))
     pd.testing.assert_frame_equal(loaded.emergence(), stack.emergence())
     assert {"p_improving", "p_reversal", "bent_weight", "reversal_flag"} <= set(loaded.emergence().columns)
+    assert emergence_curve(loaded, "task0", fmt="svg").startswith(b"<?xml")  # the chart draws the mixture
     with pytest.raises(StaleFitError, match="stacked fit"):
         EmergenceForecaster.load(path)
     with pytest.raises(StaleFitError, match="different configuration"):
