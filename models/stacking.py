@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -233,10 +234,12 @@ class StackedForecaster:
         self.notes: list[str] = []
 
     def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None,
-            **fit_kwargs) -> StackedForecaster:
+            should_stop: Callable[[], bool] | None = None, on_phase: Callable[[str], None] | None = None,
+            on_draws: Callable[[int], None] | None = None) -> StackedForecaster:
         """Fit every form on the same rows, then compute the stacking weights (and the discrepancy) on
-        those training rows alone. ``fit_kwargs`` (``should_stop``, ``on_phase``, ``on_draws``) go to
-        every one of the underlying fits (:meth:`EmergenceForecaster.fit`)."""
+        those training rows alone. ``should_stop``, ``on_phase`` and ``on_draws`` go to every one of
+        the underlying fits (:meth:`EmergenceForecaster.fit`)."""
+        fit_kwargs = {"should_stop": should_stop, "on_phase": on_phase, "on_draws": on_draws}
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
             self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins,
