@@ -85,7 +85,8 @@ def test_emergence_csv_columns(fit_file, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     assert list(table.columns) == ["task", "target_success", "log10_flops_median", "log10_flops_q05",
-                                   "log10_flops_q95", "p_beyond_range"]
+                                   "log10_flops_q95", "p_beyond_range", "p_improving", "p_reversal", "bent_weight",
+                                   "reversal_flag"]
     assert sorted(table["task"]) == ["arc_easy", "boolq", "hellaswag", "piqa"]
     assert (table["target_success"] == 0.6).all()
     assert "0.6000000000000001" not in out.read_text() and "arc_easy" in result.stdout

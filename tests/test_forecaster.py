@@ -154,7 +154,10 @@ def test_bad_targets_are_clear_errors(fitted) -> None:
 def test_emergence_table_reports_beyond_range_mass(fitted) -> None:
     table = fitted.emergence(level=0.5, reached_by=25.0)
     assert list(table.columns) == ["task", "target_success", "log10_flops_median", "log10_flops_q05",
-                                   "log10_flops_q95", "p_beyond_range", "p_reached_by"]
+                                   "log10_flops_q95", "p_beyond_range", "p_improving", "p_reversal", "bent_weight",
+                                   "reversal_flag", "p_reached_by"]
+    # the simulated smooth trends are saturating power laws: improving, never turning
+    assert (table["p_improving"] > 0.9).all() and not table["reversal_flag"].any()
     assert table["p_beyond_range"].between(0, 1).all()
     unreachable = fitted.emergence(success_at=0.999)
     assert (unreachable["p_beyond_range"] > 0.5).all()
