@@ -167,12 +167,14 @@ def _fit(table, config, progress, margins=None):
     import contextlib
     import sys
 
-    from models.forecaster import EmergenceForecaster
+    from models.stacking import make_forecaster
 
     show = sys.stderr.isatty() if progress is None else progress
-    forecaster = EmergenceForecaster(config)
-    say(f"fitting the hierarchical model ({config.sampler}, {config.chains} chains x {config.draws} draws); "
-        "compiling takes 10-25 s, about a minute if `turnsignal precompile` never ran")
+    forecaster = make_forecaster(config)
+    what = ("both trend forms, then both again without each family's largest models for the stacking weights"
+            if config.trend == "stacked" else f"the {config.trend} trend form")
+    say(f"fitting the hierarchical model, {what} ({config.sampler}, {config.chains} chains x {config.draws} "
+        "draws each); compiling takes 10-25 s a fit, about a minute if `turnsignal precompile` never ran")
     # no progress bar (a log, a pipe): a line every few seconds instead, so a long fit is visibly alive
     with contextlib.nullcontext() if show else ProgressLines(config.chains * (config.tune + config.draws)) as lines:
         forecaster.fit(table, progress=show, margins=margins, on_phase=lines and lines.phase,
@@ -183,6 +185,12 @@ def _fit(table, config, progress, margins=None):
         f"min bulk ESS {d.ess_bulk_min:.0f}, {d.divergences} divergences")
     for warning in d.warnings:
         say(f"WARNING: {warning}")
+    if config.trend == "stacked":
+        weights = ", ".join(f"{form} {w:.2f}" for form, w in forecaster.weights.items())
+        say(f"stacking weights: {weights} ({forecaster.weights_from}); link discrepancy "
+            f"{forecaster.link_discrepancy:.2f} spreads per decade of compute beyond the training range")
+        for note in forecaster.notes:
+            say(f"note: {note}")
     return forecaster
 
 
@@ -303,7 +311,11 @@ decade) and the smallest with reach 30-300x ("far", about two decades). OLMo-2 l
 (17x) and <= 370M (73x), both predicting the 1.3B and 3.2B runs; Pythia: <= 410M (29x).
 
 Output (--out directory): predictions.csv, summary.csv (per cut x method x extrapolation-ratio bin:
-MAE, CRPS, 50%/90% coverage and width, in percentage points), summary.json, diagnostics.json.
+MAE, CRPS, 50%/90% coverage and width, in percentage points), summary.json (also each method's jump
+discrimination: Spearman and AUC of predicted vs actual jump over the largest training run; and the
+shuffle test's CRPS/MAE ratios with --shuffle-test), diagnostics.json.
+
+Methods' `hierarchical` uses --trend's form (compute when --trend is stacked, the default).
 """
 
 
@@ -342,6 +354,11 @@ def backtest(
     seed: int = SEED_OPT, trend: str = TREND_OPT, sampler: str = SAMPLER_OPT, draws: int = DRAWS_OPT,
     tune: int = TUNE_OPT, chains: int = CHAINS_OPT, chance: float = CHANCE_OPT, smooth_direction: str = DIRECTION_OPT,
     progress: bool = PROGRESS_OPT, link_checkpoints: str = CHECKPOINTS_OPT,
+    shuffle_test: bool = typer.Option(False, "--shuffle-test", help="also refit the single-form hierarchical model "
+                                      "with each task's smooth series given to another task, and report how much "
+                                      "worse its held-out predictions get"),
+    shuffle_permutations: int = typer.Option(5, "--shuffle-permutations", min=1,
+                                             help="random permutations (seeded by --seed) of the shuffle test"),
 ) -> None:
     import sys
 
@@ -370,12 +387,19 @@ def backtest(
     say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
         f"{len(cuts)} scenario(s)")
     suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
-                               progress=sys.stderr.isatty() if progress is None else progress)
+                               progress=sys.stderr.isatty() if progress is None else progress,
+                               shuffle_permutations=shuffle_permutations if shuffle_test else 0)
     suite.write(out)
     typer.echo(format_summary_table(suite.summary))
+    from models.backtest.shuffle import format_discrimination, format_shuffle
+
     for scenario in suite.scenarios:
         if scenario.stacking_weights:
             typer.echo(f"stacking weights ({scenario.label}): {format_weights(scenario)}")
+        typer.echo("\n".join(f"{scenario.label}: {line}" for line in format_discrimination(scenario.discrimination)
+                             .splitlines()))
+        if scenario.shuffle:
+            typer.echo(f"{scenario.label}: {format_shuffle(scenario.shuffle)}")
     say(f"wrote predictions and summary to {out}")
 
 

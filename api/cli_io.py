@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import ValidationError
 
-    from models.forecaster import EmergenceForecaster
+    from models.forecaster_protocol import Forecaster
 
 DEBUG_ENV = "TURNSIGNAL_DEBUG"
 """Set to 1 to see the traceback of any error instead of its one-line message."""
@@ -186,15 +186,16 @@ def read_eval(path: str | Path, option: str, chance: float | None, direction: st
         raise ValueError(f"{option} {p}: cannot read it as an eval table ({_first_line(error)})") from None
 
 
-def load_fit(path: str | Path, option: str = "--fit") -> EmergenceForecaster:
+def load_fit(path: str | Path, option: str = "--fit") -> Forecaster:
     """A saved fit; a file that is not one (text, truncated, another program's NetCDF) is a ValueError,
     found before the (slow) import of ArviZ."""
     p = input_file(path, option)
     check_fit_file(p, option)
-    from models.forecaster import EmergenceForecaster, StaleFitError
+    from models.forecaster import StaleFitError
+    from models.stacking import load_fit as load_saved_fit
 
     try:
-        return EmergenceForecaster.load(p)
+        return load_saved_fit(p)
     except StaleFitError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:

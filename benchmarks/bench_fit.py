@@ -4,7 +4,8 @@ Rows:
 * the full OLMo ladder fit (13 tasks, final checkpoints, ``len_norm``/``acc`` success, default
   draws), each fit in a fresh Python process: first with a new, empty compile cache (a machine
   that never ran `turnsignal precompile`); then, in another new cache, ``turnsignal precompile``
-  (what ``make install`` runs once; simulated ladders, no OLMo data), the final-checkpoint fit twice
+  (what ``make install`` runs once; simulated ladders, no OLMo data), the stacked fit (the default
+  ``trend``: both forms and their leave-largest-out refits) once, the compute-form final-checkpoint fit twice
   and the fit with the link on every checkpoint (issue 6: ``link_checkpoints="all"``, up to
   ``forecast.design.CHECKPOINTS_PER_RUN`` per run) on the checkpoint table twice. The first fit of
   a dataset after the precompile compiles only what is specific to that data; its second finds
@@ -49,11 +50,11 @@ import json, sys, time
 start = time.perf_counter()
 from forecast.adapters import read_eval_table
 from models.config import FitConfig
-from models.forecaster import EmergenceForecaster
+from models.stacking import make_forecaster
 imported = time.perf_counter()
 table = read_eval_table(sys.argv[1])
-config = FitConfig(success_metric=["len_norm", "acc"], link_checkpoints=sys.argv[2])
-forecaster = EmergenceForecaster(config).fit(table, progress=False)
+config = FitConfig(success_metric=["len_norm", "acc"], trend=sys.argv[3], link_checkpoints=sys.argv[2])
+forecaster = make_forecaster(config).fit(table, progress=False)
 done = time.perf_counter()
 d = forecaster.diagnostics
 print(json.dumps({"import_s": imported - start, "fit_wall_s": done - imported, "compile_s": d.compile_seconds,
@@ -80,16 +81,18 @@ def _precompile_row(env: dict[str, str]) -> dict:
             "method": "precompile", "wall_s": round(time.perf_counter() - start, 1)}
 
 
-def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str]) -> dict:
-    """One full OLMo fit in a fresh process with the compile caches of ``env``."""
-    done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints], cwd=ROOT, env=env,
+def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str], trend: str = "compute") -> dict:
+    """One full OLMo fit in a fresh process with the compile caches of ``env``. For ``trend="stacked"``
+    the wall time covers both forms and their leave-largest-out refits; compile and sampling seconds
+    are the two forms' fits on all rows (the refits' are in the wall time only)."""
+    done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints, trend], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"full fit ({label}) failed:\n{done.stderr[-3000:]}")
     m = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} runs, {m['n_link_rows']} link rows ({label})",
-        "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
+        "method": "hierarchical" if trend == "compute" else f"hierarchical ({trend})", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
         "sampling_s": round(m["sampling_s"], 1),
         "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
         "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
@@ -103,13 +106,14 @@ def full_fit_rows() -> list[dict]:
     a fresh process."""
     cold, installed = _cache_env(), _cache_env()
     rows = [_fit_row("final checkpoints, empty compile cache", OLMO, "final", cold), _precompile_row(installed)]
-    for label, path, link_checkpoints in [
-        ("final checkpoints, first fit after precompile", OLMO, "final"),
-        ("final checkpoints, second fit", OLMO, "final"),
-        ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all"),
-        ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all"),
+    for label, path, link_checkpoints, trend in [
+        ("stacked (the default), first fit after precompile", OLMO, "final", "stacked"),
+        ("final checkpoints, first fit after precompile", OLMO, "final", "compute"),
+        ("final checkpoints, second fit", OLMO, "final", "compute"),
+        ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all", "compute"),
+        ("link on every checkpoint, second fit", OLMO_CHECKPOINTS, "all", "compute"),
     ]:
-        rows.append(_fit_row(label, path, link_checkpoints, installed))
+        rows.append(_fit_row(label, path, link_checkpoints, installed, trend))
     return rows
 
 

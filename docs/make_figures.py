@@ -40,7 +40,8 @@ def fitted(saved: Path | None, draws: int):
         return EmergenceForecaster.load(saved)
     table = pd.read_csv(DATA)
     table = validate_eval_table(table[table["task"].isin(TASKS)], source=str(DATA))
-    config = FitConfig(tasks=TASKS, success_metric=["len_norm", "acc"], draws=draws, tune=draws, chains=2, seed=7)
+    config = FitConfig(tasks=TASKS, success_metric=["len_norm", "acc"], draws=draws, tune=draws, chains=2, seed=7,
+                       trend="compute")
     return EmergenceForecaster(config).fit(table, progress=False)
 
 

@@ -114,8 +114,10 @@ class FitConfig(BaseModel):
         description="success metric; with several, each task uses the first one listed that it has")
     tasks: list[str] | None = Field(None, min_length=1, description="only these tasks")
     families: list[str] | None = Field(None, min_length=1, description="only these model families")
-    trend: Literal["compute", "params_tokens"] = Field(
-        "compute", description="compute (power law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
+    trend: Literal["stacked", "compute", "params_tokens"] = Field(
+        "stacked", description="stacked (both forms below mixed by leave-largest-out stacking weights, widened "
+        "beyond the training range by a link discrepancy; the default, chosen by the backtests) | compute (power "
+        "law in FLOPs) | params_tokens (E + A/N^a + B/D^b)")
     link_checkpoints: Literal["final", "all"] = Field(
         "final", description="final | all: also fit the link on a few intermediate checkpoints per run, evenly "
         "spaced in log(step) (needs a `step` column)")

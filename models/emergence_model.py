@@ -211,7 +211,10 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
 
 
 def build_model(design: Design, config: FitConfig) -> pm.Model:
-    """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig`."""
+    """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig` of one
+    trend form (``compute`` or ``params_tokens``; a ``stacked`` fit builds one model per form)."""
+    if config.trend not in ("compute", "params_tokens"):
+        raise ValueError(f"build_model builds one trend form, not {config.trend!r} (models.stacking fits a stack)")
     priors = config.resolved_priors()
     coords = {"task": design.tasks, "series": design.series, "model": design.models}
     if len(design.families) > 1:

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import special, stats
 
 from forecast.compute import log10_size_on_path, log10_training_flops
+from forecast.direction import Direction, trend_direction
 from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, design_from_selected,
                              largest_compute_by_family, row_sizes, select_rows)
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
@@ -33,6 +34,10 @@ EMERGENCE_RANGE_DECADES = (2.0, 5.0)
 """The emergence search runs from 2 decades below the smallest to 5 above the largest training compute."""
 
 
+SINGLE_TRENDS = ("compute", "params_tokens")
+"""The trend forms one :class:`EmergenceForecaster` fits; ``stacked`` mixes them (models.stacking)."""
+
+
 class StaleFitError(ValueError):
     """A saved fit does not match this code's model or the config it is used with."""
 
@@ -41,7 +46,10 @@ class EmergenceForecaster:
     """The hierarchical model with its data, posterior and diagnostics."""
 
     def __init__(self, config: FitConfig | None = None) -> None:
-        self.config = config or FitConfig()
+        self.config = config or FitConfig(trend="compute")
+        if self.config.trend not in SINGLE_TRENDS:
+            raise ValueError(f"EmergenceForecaster fits one trend form ({' or '.join(SINGLE_TRENDS)}), not "
+                             f"{self.config.trend!r}: use models.stacking.make_forecaster")
         self.design: Design | None = None
         self.idata: az.InferenceData | None = None
         self.diagnostics: Diagnostics | None = None
@@ -283,7 +291,9 @@ class EmergenceForecaster:
 
     def emergence(self, level: float | None = 0.5, success_at: float | None = None,
                   reached_by: float | None = None, draws_for=None) -> pd.DataFrame:
-        """Per-task emergence summary: the CLI's EMERGENCE columns (+ ``p_reached_by`` if asked).
+        """Per-task emergence summary: the CLI's EMERGENCE columns (+ ``p_reached_by`` if asked), with
+        the smooth trend's direction (``p_improving``, ``p_reversal``, ``bent_weight``, ``reversal_flag``;
+        :meth:`direction`).
 
         ``draws_for(task, level, success_at)`` replaces :meth:`emergence_draws` (a stack mixes forms).
         """
@@ -295,18 +305,24 @@ class EmergenceForecaster:
             target = target_success(self.design.chance[t], None if success_at is not None else level, success_at)
             row = {"task": task, "target_success": float(target), "log10_flops_median": summary.median,
                    "log10_flops_q05": summary.q05, "log10_flops_q95": summary.q95,
-                   "p_beyond_range": summary.p_beyond_range}
+                   "p_beyond_range": summary.p_beyond_range} | self.direction(t).to_dict()
             if reached_by is not None:
                 row["p_reached_by"] = summary.p_reached_by
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def direction(self, t: int) -> Direction:
+        """Direction and reversal of task ``t``'s smooth series over its training runs (final
+        checkpoints; :func:`forecast.direction.trend_direction`, judged at the largest training compute)."""
+        d = self.design
+        rows = d.smooth_series_idx == d.task_series[t]
+        return trend_direction(d.x[d.smooth_model_idx[rows]], d.smooth_obs[rows], seed=self.config.seed)
+
     # ------------------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the posterior with its config, design, diagnostics and training rows as NetCDF."""
-        if self.idata is None:
-            raise ValueError("nothing to save: the model is not fitted yet")
-        self.idata.attrs.update({
+    def file_attrs(self) -> dict[str, str]:
+        """The NetCDF ``attrs`` that make a saved fit loadable: model id and version, config, design,
+        diagnostics, training rows and margins."""
+        return {
             "turnsignal_model_id": MODEL_ID,
             "turnsignal_model_version": MODEL_VERSION,
             "turnsignal_config": self.config.model_dump_json(),
@@ -314,7 +330,13 @@ class EmergenceForecaster:
             "turnsignal_diagnostics": json.dumps(self.diagnostics.to_dict() if self.diagnostics else {}),
             "turnsignal_training_rows": self.training_rows.to_csv(index=False),
             "turnsignal_margins": "" if self.margins is None else self.margins.to_csv(index=False),
-        })
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the posterior with its config, design, diagnostics and training rows as NetCDF."""
+        if self.idata is None:
+            raise ValueError("nothing to save: the model is not fitted yet")
+        self.idata.attrs.update(self.file_attrs())
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.idata.to_netcdf(str(path))
@@ -322,23 +344,19 @@ class EmergenceForecaster:
 
     @classmethod
     def load(cls, path: str | Path, expect: FitConfig | None = None) -> EmergenceForecaster:
-        """Read a saved fit. Raises :class:`StaleFitError` if it is from another model version or
-        (when ``expect`` is given) was fitted with a different model structure than ``expect``."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no fit file at {path}")
-        idata = az.from_netcdf(str(path))
-        attrs = idata.attrs
-        found = (attrs.get("turnsignal_model_id"), attrs.get("turnsignal_model_version"))
-        if found[0] is None:
-            raise StaleFitError(f"{path} is not a Turnsignal fit (no turnsignal_model_id attribute)")
-        if found != (MODEL_ID, MODEL_VERSION):
-            raise StaleFitError(f"{path} was written by model {found[0]!r} version {found[1]!r}; this code "
-                                f"reads {MODEL_ID!r} version {MODEL_VERSION!r}: refit it")
-        config = FitConfig.model_validate_json(attrs["turnsignal_config"])
-        if expect is not None and expect.structural_key() != config.structural_key():
-            raise StaleFitError(f"{path} was fitted with a different configuration than requested "
-                                f"(saved: {config.structural_key()}; requested: {expect.structural_key()})")
+        """Read a saved single-form fit. Raises :class:`StaleFitError` if it is from another model
+        version, is a stacked fit (``models.stacking.load_fit`` reads both), or (when ``expect`` is
+        given) was fitted with a different model structure than ``expect``."""
+        idata = read_fit_file(path)
+        if idata.attrs.get(STACK_ATTR):
+            raise StaleFitError(f"{path} is a stacked fit (trend forms mixed): read it with models.stacking.load_fit")
+        return cls.from_idata(idata, idata.attrs, path, expect)
+
+    @classmethod
+    def from_idata(cls, idata: az.InferenceData, attrs: dict, path: str | Path,
+                   expect: FitConfig | None = None) -> EmergenceForecaster:
+        """A fit from its posterior and the saved ``attrs`` (:meth:`file_attrs`); ``path`` names it in errors."""
+        config = check_saved_config(attrs, path, expect)
         self = cls(config)
         self.idata = idata
         self.training_rows = pd.read_csv(io.StringIO(attrs["turnsignal_training_rows"]))
@@ -351,6 +369,34 @@ class EmergenceForecaster:
         self.diagnostics = Diagnostics(**json.loads(attrs.get("turnsignal_diagnostics") or "{}")) \
             if attrs.get("turnsignal_diagnostics") not in (None, "{}") else None
         return self
+
+
+STACK_ATTR = "turnsignal_stack"
+"""The ``attrs`` key of a stacked fit's description (forms, weights, discrepancy); absent in a single form's."""
+
+
+def read_fit_file(path: str | Path) -> az.InferenceData:
+    """A saved fit's InferenceData, after checking it was written by this model id and version."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no fit file at {path}")
+    idata = az.from_netcdf(str(path))
+    found = (idata.attrs.get("turnsignal_model_id"), idata.attrs.get("turnsignal_model_version"))
+    if found[0] is None:
+        raise StaleFitError(f"{path} is not a Turnsignal fit (no turnsignal_model_id attribute)")
+    if found != (MODEL_ID, MODEL_VERSION):
+        raise StaleFitError(f"{path} was written by model {found[0]!r} version {found[1]!r}; this code "
+                            f"reads {MODEL_ID!r} version {MODEL_VERSION!r}: refit it")
+    return idata
+
+
+def check_saved_config(attrs: dict, path: str | Path, expect: FitConfig | None = None) -> FitConfig:
+    """The saved config; :class:`StaleFitError` when ``expect`` differs from it in model structure."""
+    config = FitConfig.model_validate_json(attrs["turnsignal_config"])
+    if expect is not None and expect.structural_key() != config.structural_key():
+        raise StaleFitError(f"{path} was fitted with a different configuration than requested "
+                            f"(saved: {config.structural_key()}; requested: {expect.structural_key()})")
+    return config
 
 
 PRED_COLUMNS = ["model", "task", "metric", "mean", "median", "q05", "q25", "q75", "q95",

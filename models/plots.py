@@ -159,7 +159,7 @@ def _check_scales(target_scales: Mapping[str, float] | None) -> dict[str, float]
 
 def _task_index(forecaster: Any, task: str, n_grid: int, max_draws: int) -> int:
     design = getattr(forecaster, "design", None)
-    if design is None or getattr(forecaster, "idata", None) is None:
+    if design is None:  # set by fit or load, for a single form and a stack alike
         raise ValueError("the forecaster is not fitted: fit or load one before plotting")
     if n_grid < 2 or max_draws < 1:
         raise ValueError(f"n_grid must be >= 2 and max_draws >= 1, not {n_grid} and {max_draws}")
@@ -196,11 +196,13 @@ def _curve(forecaster: Any, t: int, n_grid: int, max_draws: int, level: float | 
     emergence = _emergence(forecaster, design.tasks[t], level, success_at)
     grid = np.linspace(*_plot_range(forecaster, emergence, scales), n_grid)
     smooth_std = forecaster.smooth_on_compute_path(t, grid)
-    smooth_std = smooth_std[::max(1, smooth_std.shape[0] // max_draws)]
+    success_mean = forecaster.expected_success(np.full(grid.shape, t), smooth_std)  # every draw (a stack pairs them)
+    step = max(1, smooth_std.shape[0] // max_draws)
+    smooth_std, success_mean = smooth_std[::step], success_mean[::step]
     observed = _task_rows(forecaster, t)
     success_metric = _success_metric(forecaster, observed)
     success_pred, smooth_pred = forecaster.predictive_draws(_path_targets(forecaster, t, grid, observed, success_metric))
-    return Curve(grid, forecaster.expected_success(np.full(grid.shape, t), smooth_std), success_pred,
+    return Curve(grid, success_mean, success_pred,
                  design.unstandardise(smooth_std, np.full(grid.shape, design.task_series[t])), smooth_pred,
                  observed, success_metric, emergence)
 

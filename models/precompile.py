@@ -43,8 +43,9 @@ class Structure:
 
 
 STRUCTURES = (Structure("compute", "final"), Structure("compute", "all"), Structure("params_tokens", "final"))
-"""The default fit (`turnsignal fit`, the API's fits), the fit with ``--link-checkpoints all``, and
-the second trend form that backtests stack with the first."""
+"""The structures of the default fit (``trend="stacked"``: both trend forms on final checkpoints, and
+its leave-largest-out refits, which share those structures), and the compute form with
+``--link-checkpoints all``."""
 
 
 def warm_up_table(link_checkpoints: str = "final") -> pd.DataFrame:

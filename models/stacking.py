@@ -17,14 +17,17 @@ trend form and predicts with the weighted mixture of their posterior predictive 
 * ``"loo"``: Bayesian stacking of the forms' PSIS-LOO predictive densities of the smooth metric (the
   part of the model the trend form changes; ArviZ ``compare(method="stacking")``); no discrepancy.
 
-Saved as one NetCDF per form: ``fit.nc`` holds the first form plus the stack (forms, weights, files)
-in its ``attrs``; the others sit beside it as ``fit.<form>.nc``.
+Saved as ONE NetCDF: every form's posterior and sample statistics under ``<form>::<name>``, the
+stack (forms, weights, discrepancy, the check) and the shared config, design and training rows in
+its ``attrs``. ``FitConfig(trend="stacked")`` (the default) selects this forecaster through
+:func:`make_forecaster`; :func:`load_fit` reads a single-form or a stacked file.
 """
 from __future__ import annotations
 
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,12 +39,15 @@ from scipy import special
 from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from models.config import FitConfig
-from models.forecaster import EmergenceForecaster, StaleFitError, summarize_predictive
+from models.forecaster import (STACK_ATTR, EmergenceForecaster, StaleFitError, check_saved_config, read_fit_file,
+                               summarize_predictive)
 from models.sampling import Diagnostics
 
 TREND_FORMS = ("compute", "params_tokens")
 WEIGHTINGS = ("leave_largest_out", "loo")
-STACK_ATTR = "turnsignal_stack"
+FORM_SEPARATOR = "::"
+"""Separates the trend form from the variable name in a stacked NetCDF (``compute::floor``)."""
+STACK_FORMAT = "one_file"
 MIN_SIZES_FOR_CHECK = 3
 """Model sizes (distinct params) a family needs for the leave-largest-out check: two stay to fit."""
 MIN_RUNS_FOR_CHECK = 3
@@ -171,7 +177,8 @@ def heldout_smooth_lpd(forecaster: EmergenceForecaster, targets: pd.DataFrame, h
     return special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
 
 
-def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress: bool = False) -> LeaveLargestOutCheck | None:
+def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress: bool = False,
+                            **fit_kwargs) -> LeaveLargestOutCheck | None:
     """Refit every form without each family's largest models; weigh the forms by stacking their
     held-out smooth densities and estimate the link discrepancy from the held-out success results.
     None when :func:`leave_largest_out_split` cannot split the training rows."""
@@ -185,7 +192,8 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
         if progress:
             print(f"leave-largest-out check: refitting {form} without {heldout['model'].nunique()} largest models",
                   file=sys.stderr, flush=True)
-        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins)
+        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins,
+                                                                 **fit_kwargs)
     targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
     if targets.empty:
         return None
@@ -215,7 +223,7 @@ class StackedForecaster:
             raise ValueError(f"unknown trend forms {unknown}; choose from {list(TREND_FORMS)}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {weighting!r}; choose from {list(WEIGHTINGS)}")
-        self.config = config or FitConfig()
+        self.config = (config or FitConfig()).model_copy(update={"trend": "stacked"})
         self.forms = tuple(forms)
         self.weighting = weighting
         self.components: dict[str, EmergenceForecaster] = {}
@@ -225,19 +233,31 @@ class StackedForecaster:
         self.comparison: pd.DataFrame | None = None  # compare_forms() when weighted by LOO; None after load
         self.notes: list[str] = []
 
-    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None) -> StackedForecaster:
-        """Fit every form on the same rows, then compute the stacking weights (and the discrepancy)."""
+    def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None,
+            should_stop: Callable[[], bool] | None = None, on_phase: Callable[[str], None] | None = None,
+            on_draws: Callable[[int], None] | None = None) -> StackedForecaster:
+        """Fit every form on the same rows, then compute the stacking weights (and the discrepancy) on
+        those training rows alone. ``should_stop``, ``on_phase`` and ``on_draws`` go to every one of
+        the underlying fits (:meth:`EmergenceForecaster.fit`)."""
+        fit_kwargs = {"should_stop": should_stop, "on_phase": on_phase, "on_draws": on_draws}
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
-            self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins)
-        self._weigh(progress)
+            self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins,
+                                                                    **fit_kwargs)
+        self._weigh(progress, **fit_kwargs)
         return self
 
-    def _weigh(self, progress: bool = False) -> None:
+    @property
+    def training_rows(self) -> pd.DataFrame | None:
+        """The rows every form was fitted on; None before fitting."""
+        first = self.components.get(self.forms[0])
+        return first.training_rows if first is not None else None
+
+    def _weigh(self, progress: bool = False, **fit_kwargs) -> None:
         """Weights by the configured weighting; leave-largest-out falls back to LOO when it cannot run."""
         self.comparison, self.check, self.link_discrepancy, self.notes = None, None, 0.0, []
         if self.weighting == "leave_largest_out":
-            check = leave_largest_out_check(self.components, progress)
+            check = leave_largest_out_check(self.components, progress, **fit_kwargs)
             if check is not None:
                 self.check = check.to_dict()
                 self.weights = {form: float(check.weights[form]) for form in self.forms}
@@ -316,7 +336,7 @@ class StackedForecaster:
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
         """Predicted success quantiles per target (the CLI's PRED columns) from the mixture."""
         success, smooth = self.predictive_draws(targets, seed)
-        return summarize_predictive(targets, success, smooth, self.design.success_metric)
+        return summarize_predictive(targets, success, smooth, self.components[self.forms[0]].success_metrics(targets))
 
     def emergence_draws(self, task: str, level: float | None = 0.5, success_at: float | None = None) -> np.ndarray:
         """Mixture of the forms' emergence draws for one task (log10 FLOPs; ``+inf`` beyond range)."""
@@ -324,6 +344,24 @@ class StackedForecaster:
 
     def search_range(self) -> tuple[float, float]:
         return self.components[self.forms[0]].search_range()
+
+    def smooth_on_compute_path(self, t: int, grid: np.ndarray) -> np.ndarray:
+        """Mixture of the forms' expected standardised smooth metric of task ``t`` along the training
+        set's tokens-per-parameter ratio at log10 FLOPs ``grid``, shape (S, len(grid))."""
+        return self._mix([self.components[f].smooth_on_compute_path(t, grid) for f in self.forms], None)
+
+    def expected_success(self, task_idx: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+        """Expected success (S, n) for mixture smooth draws ``smooth`` (S, n) as returned by
+        :meth:`smooth_on_compute_path` (same S): draw i goes through the link of the form that supplied it."""
+        choice = self._mixture_choice(smooth.shape[0], None)
+        out = np.empty_like(smooth, dtype=float)
+        for i, form in enumerate(self.forms):
+            rows = np.flatnonzero(choice == i)
+            component = self.components[form]
+            full = np.zeros((component._draws("threshold").shape[0], smooth.shape[1]))
+            full[rows] = smooth[rows]
+            out[rows] = component.expected_success(task_idx, full)[rows]
+        return out
 
     def emergence(self, level: float | None = 0.5, success_at: float | None = None,
                   reached_by: float | None = None) -> pd.DataFrame:
@@ -333,42 +371,82 @@ class StackedForecaster:
     def weights_table(self) -> pd.DataFrame:
         return pd.DataFrame({"trend": list(self.weights), "weight": list(self.weights.values())})
 
+    def stack_description(self) -> dict:
+        """What the saved file's :data:`STACK_ATTR` holds: forms, weights, weighting, discrepancy, check, notes."""
+        return {"format": STACK_FORMAT, "forms": list(self.forms), "weights": self.weights,
+                "weighting": self.weighting, "link_discrepancy": self.link_discrepancy, "check": self.check,
+                "notes": self.notes, "diagnostics": {f: c.diagnostics.to_dict() if c.diagnostics else {}
+                                                     for f, c in self.components.items()}}
+
     def save(self, path: str | Path) -> Path:
-        """Write each form's fit; the first file carries the stack description."""
+        """Write ONE NetCDF: each form's posterior and sample statistics as ``<form>::<name>``; the
+        shared config (trend ``stacked``), design, training rows and the stack description in ``attrs``."""
+        if not self.components:
+            raise ValueError("nothing to save: the model is not fitted yet")
+        groups = {"posterior": [], "sample_stats": []}
+        for form, component in self.components.items():
+            for group, parts in groups.items():
+                data = getattr(component.idata, group)
+                parts.append(data.rename({name: f"{form}{FORM_SEPARATOR}{name}" for name in data.data_vars}))
+        import xarray as xr
+
+        idata = az.InferenceData(**{g: xr.merge(parts, combine_attrs="drop") for g, parts in groups.items()})
+        first = self.components[self.forms[0]]
+        idata.attrs.update(first.file_attrs() | {
+            "turnsignal_config": self.config.model_dump_json(),
+            "turnsignal_diagnostics": json.dumps(self.diagnostics.to_dict() if self.diagnostics else {}),
+            STACK_ATTR: json.dumps(self.stack_description()),
+        })
         path = Path(path)
-        files = {form: (path if i == 0 else path.with_name(f"{path.stem}.{form}{path.suffix}"))
-                 for i, form in enumerate(self.forms)}
-        for form, file in files.items():
-            component = self.components[form]
-            if form == self.forms[0]:
-                component.idata.attrs[STACK_ATTR] = json.dumps(
-                    {"forms": list(self.forms), "weights": self.weights, "weighting": self.weighting,
-                     "link_discrepancy": self.link_discrepancy, "check": self.check,
-                     "files": {f: p.name for f, p in files.items()}})
-            component.save(file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        idata.to_netcdf(str(path))
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> StackedForecaster:
-        path = Path(path)
-        first = EmergenceForecaster.load(path)
-        stack = json.loads(first.idata.attrs.get(STACK_ATTR, "null") or "null")
+    def load(cls, path: str | Path, expect: FitConfig | None = None) -> StackedForecaster:
+        """Read a stacked fit written by :meth:`save`. :class:`StaleFitError` when the file is from
+        another model version, is not a stack, was written in another layout, or (with ``expect``)
+        was fitted with another model structure."""
+        return cls.from_idata(read_fit_file(path), path, expect)
+
+    @classmethod
+    def from_idata(cls, idata: az.InferenceData, path: str | Path, expect: FitConfig | None = None) -> StackedForecaster:
+        """A stack from a stacked file's InferenceData (see :meth:`save`); ``path`` names it in errors."""
+        stack = json.loads(idata.attrs.get(STACK_ATTR) or "null")
         if not stack:
             raise StaleFitError(f"{path} is a single-form fit, not a stack")
-        self = cls(first.config.model_copy(update={"trend": stack["forms"][0]}), tuple(stack["forms"]),
-                   stack.get("weighting", "loo"))  # stacks saved before leave-largest-out were LOO-weighted
+        if stack.get("format") != STACK_FORMAT:
+            raise StaleFitError(f"{path} is a stack in an older layout (one file per trend form): refit it")
+        config = check_saved_config(idata.attrs, path, expect)
+        self = cls(config, tuple(stack["forms"]), stack["weighting"])
         self.weights = {k: float(v) for k, v in stack["weights"].items()}
-        self.link_discrepancy = float(stack.get("link_discrepancy", 0.0))
-        self.check = stack.get("check")
+        self.link_discrepancy = float(stack["link_discrepancy"])
+        self.check, self.notes = stack.get("check"), list(stack.get("notes") or [])
         for form in self.forms:
-            self.components[form] = first if form == self.forms[0] else \
-                EmergenceForecaster.load(path.with_name(stack["files"][form]))
-        if {c.design.data_hash for c in self.components.values()} != {first.design.data_hash}:
-            raise StaleFitError(f"the files of stack {path} were fitted on different data")
+            parts = {}
+            for group in ("posterior", "sample_stats"):
+                data = getattr(idata, group)
+                names = [n for n in data.data_vars if n.startswith(f"{form}{FORM_SEPARATOR}")]
+                if not names:
+                    raise StaleFitError(f"{path}: the stack lists trend form {form!r} but holds no {group} for it")
+                parts[group] = data[names].rename({n: n.split(FORM_SEPARATOR, 1)[1] for n in names})
+            attrs = dict(idata.attrs) | {
+                "turnsignal_config": config.model_copy(update={"trend": form}).model_dump_json(),
+                "turnsignal_diagnostics": json.dumps((stack.get("diagnostics") or {}).get(form) or {})}
+            self.components[form] = EmergenceForecaster.from_idata(az.InferenceData(**parts), attrs, path)
         return self
 
 
-def load_fit(path: str | Path) -> EmergenceForecaster | StackedForecaster:
-    """Load a saved fit, single-form or stacked, whichever the file holds."""
-    first = EmergenceForecaster.load(path)
-    return StackedForecaster.load(path) if first.idata.attrs.get(STACK_ATTR) else first
+def make_forecaster(config: FitConfig | None = None) -> EmergenceForecaster | StackedForecaster:
+    """The forecaster a config asks for: a stack of both trend forms for ``trend="stacked"`` (the
+    default), else the single form."""
+    config = config or FitConfig()
+    return StackedForecaster(config) if config.trend == "stacked" else EmergenceForecaster(config)
+
+
+def load_fit(path: str | Path, expect: FitConfig | None = None) -> EmergenceForecaster | StackedForecaster:
+    """Load a saved fit, single-form or stacked, whichever the file holds (see :func:`read_fit_file`)."""
+    idata = read_fit_file(path)
+    if idata.attrs.get(STACK_ATTR):
+        return StackedForecaster.from_idata(idata, path, expect)
+    return EmergenceForecaster.from_idata(idata, idata.attrs, path, expect)

@@ -26,7 +26,9 @@ from models.backtest import (
     ratio_bin_labels, run_backtest, run_backtest_suite,
 )
 from models.config import FitConfig
-from models.stacking import TREND_FORMS
+from models.forecaster import EmergenceForecaster, StaleFitError
+from models.plots import emergence_curve
+from models.stacking import TREND_FORMS, StackedForecaster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIM_CUT = 4e8  # params: the simulated ladder has 1e8, 2e8, 4e8 (train) and 8e8, 1.6e9 (held out)
@@ -214,6 +216,45 @@ def test_cut_by_flops_and_bad_arguments(sim_table, sim_config) -> None:
         run_backtest(sim_table, train_max_params=1.0, config=sim_config, methods=BASELINES)
     with pytest.raises(ValueError, match="unknown methods"):
         run_backtest(sim_table, train_max_params=SIM_CUT, config=sim_config, methods=("B3",))
+
+
+def test_a_stacked_fit_is_one_netcdf_read_back_as_the_same_mixture(sim_result, sim_config, tmp_path) -> None:
+    """What `turnsignal fit` writes by default: both forms refitted on the backtest's training rows
+    (same model, so the compiled models are reused and only the tiny sampling is paid), stacked,
+    saved as ONE file and read back as the same mixture; a mismatched read fails loudly."""
+    rows = sim_result.training_rows
+    components = {form: EmergenceForecaster(sim_config.model_copy(update={"trend": form})).fit(rows, progress=False)
+                  for form in TREND_FORMS}
+    stack = StackedForecaster.from_fits(components, weighting="loo")
+    stack.link_discrepancy = 0.2  # as the leave-largest-out check sets it (here PSIS-LOO weights, no check)
+    path = stack.save(tmp_path / "fit.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
+    loaded = stacking.load_fit(path, expect=sim_config)
+    assert isinstance(loaded, StackedForecaster) and loaded.config.trend == "stacked"
+    assert loaded.weights == pytest.approx(stack.weights) and loaded.link_discrepancy == 0.2
+    targets = sim_result.predictions.loc[sim_result.predictions["method"] == "hierarchical",
+                                         ["model", "task", "params", "tokens"]]
+    pd.testing.assert_frame_equal(loaded.predict(targets), stack.predict(targets))
+    pd.testing.assert_frame_equal(loaded.emergence(), stack.emergence())
+    assert {"p_improving", "p_reversal", "bent_weight", "reversal_flag"} <= set(loaded.emergence().columns)
+    assert emergence_curve(loaded, "task0", fmt="svg").startswith(b"<?xml")  # the chart draws the mixture
+    with pytest.raises(StaleFitError, match="stacked fit"):
+        EmergenceForecaster.load(path)
+    with pytest.raises(StaleFitError, match="different configuration"):
+        stacking.load_fit(path, expect=sim_config.model_copy(update={"trend": "compute"}))
+    single = components["compute"].save(tmp_path / "single.nc")
+    with pytest.raises(StaleFitError, match="single-form"):
+        StackedForecaster.load(single)
+    assert isinstance(stacking.load_fit(single), EmergenceForecaster)
+
+
+def test_every_scenario_reports_jump_discrimination(sim_table, sim_result) -> None:
+    scores = {row["method"]: row for row in sim_result.discrimination}
+    assert set(scores) == set(METHODS) and sim_result.shuffle is None  # no --shuffle-test asked
+    for row in scores.values():  # every held-out result has its task's largest training run to jump from
+        assert row["n"] == len(_heldout_keys(sim_table, SIM_CUT))
+        assert -1.0 <= row["spearman"] <= 1.0 and (np.isnan(row["auc"]) or 0.0 <= row["auc"] <= 1.0)
+    assert sim_result.meta()["jump_discrimination"] == sim_result.discrimination
 
 
 def test_write_and_markdown_table(sim_result, tmp_path) -> None:

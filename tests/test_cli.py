@@ -36,7 +36,7 @@ def olmo_table(tmp_path_factory) -> Path:
 def fit_file(olmo_table) -> Path:
     out = olmo_table.parent / "fit.nc"
     result = _run("fit", "--data", olmo_table, "--tasks", "arc_easy,hellaswag,piqa,boolq", "--success",
-                  "len_norm,acc", "--draws", "300", "--tune", "400", "--seed", "3", "--out", out)
+                  "len_norm,acc", "--draws", "300", "--tune", "400", "--seed", "3", "--trend", "compute", "--out", out)
     assert result.exit_code == 0, result.output
     assert "max R-hat" in result.output
     return out
@@ -85,7 +85,8 @@ def test_emergence_csv_columns(fit_file, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     assert list(table.columns) == ["task", "target_success", "log10_flops_median", "log10_flops_q05",
-                                   "log10_flops_q95", "p_beyond_range"]
+                                   "log10_flops_q95", "p_beyond_range", "p_improving", "p_reversal", "bent_weight",
+                                   "reversal_flag"]
     assert sorted(table["task"]) == ["arc_easy", "boolq", "hellaswag", "piqa"]
     assert (table["target_success"] == 0.6).all()
     assert "0.6000000000000001" not in out.read_text() and "arc_easy" in result.stdout

@@ -18,7 +18,7 @@ def _checkpoint_table() -> pd.DataFrame:
 
 def test_final_rows_are_beta_and_checkpoint_rows_a_moment_matched_normal() -> None:
     design = build_design(_checkpoint_table(), "bpb", "acc", link_checkpoints="all", checkpoints_per_run=3)
-    model = build_model(design, FitConfig(link_checkpoints="all", checkpoints_per_run=3))
+    model = build_model(design, FitConfig(trend="compute", link_checkpoints="all", checkpoints_per_run=3))
     n_checkpoint = int(design.success_is_checkpoint.sum())
     assert model["success_beta"].shape.eval() == (len(design.success_obs) - n_checkpoint,)
     assert model["success_checkpoint"].shape.eval() == (n_checkpoint,)
@@ -40,5 +40,5 @@ def test_final_rows_are_beta_and_checkpoint_rows_a_moment_matched_normal() -> No
 
 def test_without_checkpoints_there_is_no_checkpoint_term() -> None:
     design = build_design(_checkpoint_table(), "bpb", "acc")
-    model = build_model(design, FitConfig())
+    model = build_model(design, FitConfig(trend="compute"))
     assert "success_checkpoint" not in model.named_vars and "checkpoint_concentration_ratio" not in model.named_vars

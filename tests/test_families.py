@@ -35,7 +35,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def fitted(table):
-    return EmergenceForecaster(FitConfig(seed=0)).fit(table, progress=False)
+    return EmergenceForecaster(FitConfig(trend="compute", seed=0)).fit(table, progress=False)
 
 
 def _gap_fraction(forecaster, task):

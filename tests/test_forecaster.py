@@ -28,7 +28,7 @@ def simulated():
 @pytest.fixture(scope="module")
 def fitted(simulated):
     table = validate_eval_table(simulated.table, source="simulated")
-    config = FitConfig(success_metric=["acc"], seed=1)  # the default draws: R-hat on fewer is noisy
+    config = FitConfig(success_metric=["acc"], trend="compute", seed=1)  # the default draws: R-hat on fewer is noisy
     return EmergenceForecaster(config).fit(table, progress=False)
 
 
@@ -154,7 +154,10 @@ def test_bad_targets_are_clear_errors(fitted) -> None:
 def test_emergence_table_reports_beyond_range_mass(fitted) -> None:
     table = fitted.emergence(level=0.5, reached_by=25.0)
     assert list(table.columns) == ["task", "target_success", "log10_flops_median", "log10_flops_q05",
-                                   "log10_flops_q95", "p_beyond_range", "p_reached_by"]
+                                   "log10_flops_q95", "p_beyond_range", "p_improving", "p_reversal", "bent_weight",
+                                   "reversal_flag", "p_reached_by"]
+    # the simulated smooth trends are saturating power laws: improving, never turning
+    assert (table["p_improving"] > 0.9).all() and not table["reversal_flag"].any()
     assert table["p_beyond_range"].between(0, 1).all()
     unreachable = fitted.emergence(success_at=0.999)
     assert (unreachable["p_beyond_range"] > 0.5).all()
@@ -187,7 +190,7 @@ def test_checkpoints_per_run_is_structural_only_with_the_checkpoint_link() -> No
 def test_too_little_data_is_refused() -> None:
     rows = simulate_ladder(default_truths(1), PARAMS[:2], TOKENS[:2], X0).table
     with pytest.raises(ValueError, match="at least 3 models"):
-        EmergenceForecaster(FitConfig()).fit(validate_eval_table(rows), progress=False)
+        EmergenceForecaster(FitConfig(trend="compute")).fit(validate_eval_table(rows), progress=False)
 
 
 def test_unknown_prior_name_is_refused() -> None:

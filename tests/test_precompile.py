@@ -8,20 +8,24 @@ from models.precompile import STRUCTURES, warm_up_table
 
 
 def test_the_default_fit_structure_is_precompiled() -> None:
+    """The default fit is a stack: both trend forms on final checkpoints (and its leave-largest-out
+    refits, which have the same structures) are precompiled."""
     default = FitConfig()
-    assert (STRUCTURES[0].trend, STRUCTURES[0].link_checkpoints) == (default.trend, default.link_checkpoints)
+    assert default.trend == "stacked"
+    assert {("compute", default.link_checkpoints), ("params_tokens", default.link_checkpoints)} <= \
+        {(s.trend, s.link_checkpoints) for s in STRUCTURES}
     assert {s.trend for s in STRUCTURES} == {"compute", "params_tokens"}
     assert {s.link_checkpoints for s in STRUCTURES} == {"final", "all"}
 
 
 def test_warm_up_ladder_has_emerged_and_not_emerged_tasks() -> None:
-    design = design_for(warm_up_table("final"), FitConfig(success_metric=["acc"]))
+    design = design_for(warm_up_table("final"), FitConfig(success_metric=["acc"], trend="compute"))
     assert design.emerged.any() and not design.emerged.all()  # both link parameterisations get compiled
     assert not design.success_is_checkpoint.any()
 
 
 def test_warm_up_ladder_with_checkpoints_has_checkpoint_link_rows() -> None:
-    design = design_for(warm_up_table("all"), FitConfig(success_metric=["acc"], link_checkpoints="all"))
+    design = design_for(warm_up_table("all"), FitConfig(success_metric=["acc"], trend="compute", link_checkpoints="all"))
     assert design.success_is_checkpoint.any() and not design.success_is_checkpoint.all()
 
 

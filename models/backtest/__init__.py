@@ -5,7 +5,7 @@ are the training set, models above it are held out. Four methods are fitted on t
 only and predict each held-out (model, task) success rate from its size and training tokens alone:
 
 * ``hierarchical``: :class:`models.forecaster.EmergenceForecaster` (posterior predictive draws) with
-  the config's trend form;
+  the config's trend form (``compute`` when the config's trend is ``stacked``, the default);
 * ``hierarchical_stacked``: :class:`models.stacking.StackedForecaster`, the hierarchical model under
   every trend form (``compute``, ``params_tokens``) mixed by Bayesian stacking weights from a
   leave-largest-out check on the training rows (each form refitted without the training set's
@@ -25,6 +25,9 @@ ratios use each run's final-checkpoint size and compute.
 Several cuts form a *suite* (:func:`run_backtest_suite`): every scenario predicts the same models,
 those above the largest cut, so scenarios differ only in how far they extrapolate. Without cuts the
 suite is :func:`default_cuts`, the extrapolation-matched default.
+
+Every scenario also reports each method's jump discrimination, and with ``shuffle_permutations`` the
+shuffle test (:mod:`models.backtest.shuffle`).
 
 The package, by job: :mod:`models.backtest.cuts` (cuts, the default suite, extrapolation ratios and
 their bins), :mod:`models.backtest.run` (the runners per method, one scenario, a suite) and

@@ -47,7 +47,9 @@ class BacktestResult:
     ``summary``: per method over all targets (``ratio_bin == "all"``) and per method x ratio bin.
     ``training_rows``: exactly the eval-table rows every method was given (checkpoints included when
     the config links on all checkpoints). ``reach``: the largest extrapolation ratio of the scenario.
-    ``stacking_weights``: trend form -> weight, when ``hierarchical_stacked`` ran.
+    ``stacking_weights``: trend form -> weight, when ``hierarchical_stacked`` ran. ``shuffle``: the
+    shuffle test's result when asked for; ``discrimination``: each method's jump discrimination
+    (both from :mod:`models.backtest.shuffle`).
     """
 
     predictions: pd.DataFrame
@@ -61,12 +63,14 @@ class BacktestResult:
     label: str = ""
     reach: float = float("nan")
     stacking_weights: dict[str, float] | None = None
+    shuffle: dict | None = None
+    discrimination: list[dict] = field(default_factory=list)
 
     def meta(self) -> dict:
         """The scenario's description (no scores), as JSON-able data."""
         return {"label": self.label, "cut": self.cut, "reach": self.reach, "training_models": self.training_models,
                 "heldout_models": self.heldout_models, "stacking_weights": self.stacking_weights,
-                "notes": self.notes}
+                "jump_discrimination": self.discrimination, "shuffle_test": self.shuffle, "notes": self.notes}
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write predictions.csv, summary.csv, summary.json and diagnostics.json into ``out_dir``."""
@@ -114,7 +118,10 @@ class BacktestSuite:
                            "width_50_points": "percentage points", "width_90_points": "percentage points",
                            "coverage_50": "fraction of held-out results inside the 25-75% interval",
                            "coverage_90": "fraction inside the 5-95% interval",
-                           "reach": "compute of the largest held-out run / largest training run"},
+                           "reach": "compute of the largest held-out run / largest training run",
+                           "jump_discrimination": "Spearman and AUC (jump > 10 points) of predicted vs actual "
+                                                  "jump over the largest training run's success",
+                           "shuffle_test": "CRPS and MAE ratios, smooth series shuffled across tasks / real"},
                  "summary": records(self.summary), "notes": self.notes}
         paths[2].write_text(json.dumps(meta, indent=2, default=_json_default))
         diagnostics = self.scenarios[0].diagnostics if len(self.scenarios) == 1 else \

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
 from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
+from models.backtest.shuffle import jump_discrimination, shuffle_test
 from models.backtest.cuts import Cut, default_cuts, extrapolation_ratios, split_by_size
 from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
                                     weights_line)
@@ -36,6 +37,7 @@ def run_backtest(
     methods: Sequence[str] = METHODS,
     heldout_above: float | None = None,
     label: str | None = None,
+    shuffle_permutations: int = 0,
 ) -> BacktestResult:
     """Fit every method on the models at or below the cut and score its predictions of the rest.
 
@@ -44,7 +46,9 @@ def run_backtest(
     (parameter count) or ``train_max_flops`` (training FLOPs) sets the cut; ``heldout_above`` (same
     unit) predicts only the models above it. ``n_boot`` is the baselines' bootstrap size. ``methods``
     selects a subset of ``METHODS``. ``label`` names the scenario (default: the cut, e.g.
-    ``params<=760M``). Raises ValueError when nothing is held out or nothing trains.
+    ``params<=760M``). ``shuffle_permutations`` > 0 also runs the shuffle test
+    (:mod:`models.backtest.shuffle`) with the single-form hierarchical model. Every scenario reports
+    each method's jump discrimination. Raises ValueError when nothing is held out or nothing trains.
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
@@ -72,6 +76,11 @@ def run_backtest(
         notes.extend(f"{method}: {n}" for n in diagnostics[method].get("notes", []))
         scored.append(score_samples(method, targets, samples, ratios, label))
     predictions = pd.concat(scored, ignore_index=True)
+    shuffle = None
+    if shuffle_permutations > 0:
+        _say(progress, f"backtest {label}: shuffle test, {shuffle_permutations} refits with the smooth series "
+                       "permuted across tasks")
+        shuffle = _run_shuffle(context, shuffle_permutations)
     weights = diagnostics.get("hierarchical_stacked", {}).get("weights")
     if weights:
         _say(progress, f"backtest {label}: stacking weights {weights_line(weights)}")
@@ -80,7 +89,8 @@ def run_backtest(
         training_models=_model_names(training_rows), heldout_models=_model_names(targets),
         cut={"train_max_params": train_max_params, "train_max_flops": train_max_flops},
         diagnostics=diagnostics, notes=notes, label=label, reach=float(np.max(ratios)),
-        stacking_weights=weights,
+        stacking_weights=weights, shuffle=shuffle,
+        discrimination=jump_discrimination(predictions, training_rows, config.smooth_metric),
     )
 
 
@@ -105,6 +115,7 @@ def run_backtest_suite(
     progress: bool = True,
     methods: Sequence[str] = METHODS,
     on_scenario: Callable[[BacktestResult], None] | None = None,
+    shuffle_permutations: int = 0,
 ) -> BacktestSuite:
     """One backtest per cut (largest first), all predicting the models above the largest cut.
 
@@ -125,7 +136,8 @@ def run_backtest_suite(
         _say(progress, f"backtest scenario {i + 1}/{len(cuts)}: train on {cut.label}, "
                        f"predict the models above {cuts[0].label.split('<=')[1]}")
         result = run_backtest(table, **cut.kwargs(), config=config, n_boot=n_boot, progress=progress,
-                              methods=methods, heldout_above=largest, label=cut.label)
+                              methods=methods, heldout_above=largest, label=cut.label,
+                              shuffle_permutations=shuffle_permutations)
         scenarios.append(result)
         if on_scenario is not None:
             on_scenario(result)
@@ -152,18 +164,24 @@ class _Context:
         return self.fits[form], False
 
 
+def single_form(config: FitConfig) -> str:
+    """The trend form of the ``hierarchical`` method: the config's, or ``compute`` when it is ``stacked``."""
+    return "compute" if config.trend == "stacked" else config.trend
+
+
 def _run_hierarchical(ctx: _Context) -> tuple[np.ndarray, dict]:
-    forecaster, _ = ctx.fit(ctx.config.trend)
+    forecaster, _ = ctx.fit(single_form(ctx.config))
     success, _ = forecaster.predictive_draws(ctx.targets)
     report = forecaster.diagnostics.to_dict() if forecaster.diagnostics else {}
-    report["trend"] = ctx.config.trend
+    report["trend"] = single_form(ctx.config)
     report["notes"] = list(report.get("warnings", [])) + list(forecaster.design.notes)
     return success.T, report
 
 
 def _run_stacked(ctx: _Context) -> tuple[np.ndarray, dict]:
     """Every trend form (the config's own first), mixed by stacking weights; reused fits are not refitted."""
-    forms = (ctx.config.trend, *[f for f in TREND_FORMS if f != ctx.config.trend])
+    first = single_form(ctx.config)
+    forms = (first, *[f for f in TREND_FORMS if f != first])
     fitted = {form: ctx.fit(form) for form in forms}
     stack = StackedForecaster.from_fits({form: f for form, (f, _) in fitted.items()}, ctx.config,
                                         progress=ctx.progress)
@@ -195,6 +213,20 @@ def _stacking_notes(weights: dict[str, float], comparison: pd.DataFrame | None) 
                 notes.append(f"PSIS-LOO of {form}: {int(n)} smooth observations with a high Pareto k (max "
                              f"{comparison.loc[form, 'pareto_k_max']:.2f}); the stacking weights are unreliable")
     return notes
+
+
+def _run_shuffle(ctx: _Context, permutations: int) -> dict:
+    """The shuffle test with the single-form hierarchical model (its real fit is shared with ``hierarchical``)."""
+    form = single_form(ctx.config)
+    real, _ = ctx.fit(form)
+    config = ctx.config.model_copy(update={"trend": form})
+
+    def fit_predict(rows: pd.DataFrame) -> np.ndarray:
+        return EmergenceForecaster(config).fit(rows, progress=ctx.progress).predictive_draws(ctx.targets)[0].T
+
+    result = shuffle_test(ctx.training_rows, ctx.targets, real.predictive_draws(ctx.targets)[0].T,
+                          ctx.config.smooth_metric, fit_predict, permutations, ctx.config.seed)
+    return result | {"method": f"hierarchical ({form})"}
 
 
 def _run_b1(ctx: _Context) -> tuple[np.ndarray, dict]:

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = ["arc_easy", "piqa", "hellaswag"]
 FAMILY = "OLMo-2 (peteish) ladder"
 HELD_BACK = "1B-5xC"
-TINY = {"tasks": TASKS, "smooth_metric": "bpb", "success_metric": ["len_norm", "acc"], "draws": 150, "tune": 150,
+TINY = {"tasks": TASKS, "trend": "compute", "smooth_metric": "bpb", "success_metric": ["len_norm", "acc"], "draws": 150, "tune": 150,
         "chains": 2, "seed": 1}
 
 
@@ -96,7 +96,7 @@ def test_the_api_process_never_imports_pymc(tmp_path):
             f"create_app(Settings(database_url='sqlite+aiosqlite:///{tmp_path / 'x.db'}')); "
             "create_app(Settings(database_url='postgresql+asyncpg://nobody@127.0.0.1:1/none')); "  # procrastinate's side
             "import api.domain.fits.queue; "
-            "import api.domain.fits.service, api.domain.fits.posterior, models.forecaster; "
+            "import api.domain.fits.service, api.domain.fits.posterior, models.forecaster, models.stacking; "
             "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules, 'pymc imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
 
@@ -115,6 +115,8 @@ async def test_bad_fit_requests_are_clear_4xx(client, make_participant):
     assert r.status_code == 422 and r.json()["error"]["field"] == "success_metric"
     r = await post({**TINY, "dataset_id": ds, "draws": 5})
     assert r.status_code in (400, 422) and r.json()["error"]["field"] == "draws"
+    r = await post({**TINY, "dataset_id": ds, "trend": "cubic"})
+    assert r.status_code in (400, 422) and r.json()["error"]["field"] == "trend" and "stacked" in r.text
     r = await post({**TINY, "dataset_id": ds, "priors": {"bogus": {"dist": "Normal"}}})
     assert r.status_code == 422 and "bogus" in r.text
     for spec, says in (({"dist": "Norml", "mu": 0}, "one of"), ({"dist": "Normal", "sd": 1}, "no parameter 'sd'"),

@@ -20,14 +20,14 @@ _LOCK = threading.Lock()
 
 
 def load_forecaster(fit_id: str, path: str) -> Forecaster:
-    """The `EmergenceForecaster` of a done fit (cached). Blocking: call via `asyncio.to_thread`."""
+    """The forecaster of a done fit, single-form or stacked (cached). Blocking: call via `asyncio.to_thread`."""
     with _LOCK:
         if fit_id in _CACHE:
             _CACHE.move_to_end(fit_id)
             return _CACHE[fit_id]
-    from models.forecaster import EmergenceForecaster
+    from models.stacking import load_fit
 
-    forecaster = EmergenceForecaster.load(path)
+    forecaster = load_fit(path)
     with _LOCK:
         _CACHE[fit_id] = forecaster
         while len(_CACHE) > CACHE_SIZE:

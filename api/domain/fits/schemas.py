@@ -83,6 +83,13 @@ class EmergenceRow(ResponseBody):
     log10_flops_q95: float | None
     p_beyond_range: float
     p_reached_by: float | None = None
+    p_improving: float | None = Field(None, description="posterior probability that the smooth metric is still "
+                                      "improving at the largest training compute (null: too few runs, or a fit "
+                                      "stored before this was reported)")
+    p_reversal: float | None = Field(None, description="posterior probability that the smooth trend turned from "
+                                     "improving to worsening within the training range (bent-trend alternative)")
+    bent_weight: float | None = Field(None, description="weight of the bent-trend alternative in the direction stack")
+    reversal_flag: bool | None = Field(None, description="p_reversal >= 0.5")
 
 
 class EmergenceOut(ResponseBody):

@@ -114,11 +114,11 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
     from api.domain.datasets.service import read_content
     from forecast.evaltable import validate_eval_table
     from models.config import FitConfig
-    from models.forecaster import EmergenceForecaster
+    from models.stacking import make_forecaster
 
     table = validate_eval_table(read_content(content), source="dataset")
     config = FitConfig(**{k: v for k, v in options.items() if k != "targets"})
-    forecaster = EmergenceForecaster(config).fit(table, progress=False, should_stop=should_stop, on_phase=on_phase)
+    forecaster = make_forecaster(config).fit(table, progress=False, should_stop=should_stop, on_phase=on_phase)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".nc.tmp")
     forecaster.save(tmp)
@@ -130,6 +130,9 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
     diagnostics["search_range"] = list(forecaster.search_range())
     diagnostics["tasks"] = list(forecaster.design.tasks)
     diagnostics["n_models"] = len(forecaster.design.models)
+    if config.trend == "stacked":
+        diagnostics["stack"] = {"weights": forecaster.weights, "weights_from": forecaster.weights_from,
+                                "link_discrepancy": forecaster.link_discrepancy, "notes": forecaster.notes}
     return {"diagnostics": diagnostics, "emergence": records}
 
 
