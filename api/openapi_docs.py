@@ -56,6 +56,7 @@ STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/v1/questions/{question_id:str}/open"): {403, 409},
     ("POST", "/v1/questions/{question_id:str}/close"): {403, 409},
     ("POST", "/v1/questions/{question_id:str}/predictions"): {409, 422},
+    ("GET", "/v1/questions/{question_id:str}/aggregate"): {409},
     ("POST", "/v1/predictions/{prediction_id:str}/open"): {409, 422},
     ("POST", "/v1/results"): {422},
     ("POST", "/v1/results/{result_id:str}/reveal"): {409, 422},
