@@ -43,6 +43,7 @@ import httpx
 
 from api.devserver import SERVE, running_server
 from api.domain.predictions.schemas import PredictionSubmit
+from benchmarks.bench_api import execute_admin_sql
 
 TITLE = "REST hot paths vs bare Litestar references (wrk, 2 threads, 32 connections); leaderboard over 100k scores"
 CONNECTIONS = 32
@@ -248,25 +249,15 @@ def project_env(url: str, schema: str | None) -> dict[str, str]:
     return env
 
 
-async def _admin_sql(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @contextmanager
 def pg_schema(url: str) -> Iterator[str]:
     """A fresh PostgreSQL schema on `url`, dropped on exit."""
     schema = f"ts_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_sql(url, f'CREATE SCHEMA "{schema}"'))
+    asyncio.run(execute_admin_sql(url, f'CREATE SCHEMA "{schema}"'))
     try:
         yield schema
     finally:
-        asyncio.run(_admin_sql(url, f'DROP SCHEMA "{schema}" CASCADE'))
+        asyncio.run(execute_admin_sql(url, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @contextmanager
