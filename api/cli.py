@@ -418,22 +418,32 @@ def _convert(adapter_name: str, out: str, path: str, **kwargs) -> None:
     write_table(table, out)
 
 
-def _shared_data_command(name: str, adapter_name: str, source: str, summary: str) -> None:
-    """Register `turnsignal data NAME PATH --out F [--checkpoints final|all]` for one shared-data adapter."""
+def _shared_data_command(name: str, adapter_name: str, source: str, summary: str, smooth: str | None = None) -> None:
+    """Register `turnsignal data NAME PATH --out F [--checkpoints final|all]` for one shared-data adapter;
+    `smooth` (the metrics the adapter can keep) adds `--smooth` (comma list)."""
 
     def convert(
         path: str = typer.Argument(..., help=source),
         out: str = typer.Option(..., "--out", help="eval table to write (CSV or Parquet)"),
         checkpoints: str = typer.Option("final", "--checkpoints", help="final | all"),
+        smooth_metrics: str = typer.Option(None, "--smooth", help=f"smooth metrics to keep (comma list of "
+                                           f"{smooth or 'none: this source has one'}; default: the first)"),
     ) -> None:
-        _convert(adapter_name, out, path, checkpoints=checkpoints)
+        if smooth_metrics is not None and smooth is None:
+            raise ValueError(f"--smooth: `turnsignal data {name}` has no choice of smooth metric")
+        extra = {"smooth": _split(smooth_metrics)} if smooth_metrics is not None else {}
+        try:
+            _convert(adapter_name, out, path, checkpoints=checkpoints, **extra)
+        except ValueError as error:  # the adapter's "smooth: ..." names the option
+            raise ValueError(f"--{error}" if str(error).startswith("smooth:") else str(error)) from None
 
     convert.__doc__ = summary
     data_app.command(name)(convert)
 
 
 _shared_data_command("olmo", "olmo_ladder", "olmo_ladder_final_checkpoints.csv or olmo_ladder_long.csv.gz",
-                     "OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq).")
+                     "OLMo-2 ladder (shared data) -> eval table: rc format, bpb smooth, len_norm success (acc for boolq).",
+                     smooth="bpb, soft, soft_log")
 _shared_data_command("pythia", "pythia_lambada", "pythia_evals_core_long.csv",
                      "Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success.")
 

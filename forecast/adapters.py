@@ -45,6 +45,9 @@ OLMO_CHANCE: dict[str, float] = {
     "copa": 1 / 2,
 }
 OLMO_SMOOTH_METRIC = "bpb"
+OLMO_SMOOTH_METRICS = ("bpb", "soft", "soft_log")
+"""The smooth metrics of the ladder's rc rows (data README: bits per byte, mean probability and mean
+log-probability of the correct choice)."""
 OLMO_SUCCESS_METRIC = "len_norm"
 # boolq has no len_norm (two one-word answers); its success metric is plain `acc`.
 OLMO_SUCCESS_OVERRIDES: dict[str, str] = {"boolq": "acc"}
@@ -61,8 +64,13 @@ def olmo_ladder(
     *,
     checkpoints: Checkpoints = "final",
     split: str = "val",
+    smooth: tuple[str, ...] | list[str] = (OLMO_SMOOTH_METRIC,),
 ) -> pd.DataFrame:
     """OLMo-2 ladder runs as an eval table: `bpb` (smooth, bits per byte) and accuracy (success).
+
+    `smooth` lists the smooth metrics kept (any of `OLMO_SMOOTH_METRICS`: `bpb`; `soft` and
+    `soft_log`, the mean probability and log-probability of the correct choice), for a fit's
+    `--smooth auto` to choose among.
 
     `path` is `olmo_ladder_final_checkpoints.csv`, `olmo_ladder_long.csv.gz` (every checkpoint) or a
     raw slice of either with the same columns. Rows kept: `format == "rc"` (cloze / ranked
@@ -79,7 +87,11 @@ def olmo_ladder(
     """
     _check_checkpoints(checkpoints)
     raw = pd.read_csv(path, usecols=lambda c: c in _OLMO_COLUMNS)
-    table, row_numbers = _olmo_rows(raw, split=split, source=str(path))
+    unknown = sorted(set(smooth) - set(OLMO_SMOOTH_METRICS))
+    if unknown or not smooth:
+        raise ValueError(f"smooth: unknown OLMo ladder smooth metric(s) {unknown}; choose from "
+                         f"{', '.join(OLMO_SMOOTH_METRICS)}")
+    table, row_numbers = _olmo_rows(raw, split=split, source=str(path), smooth=tuple(smooth))
     table = validate_eval_table(table, source=str(path), row_numbers=row_numbers)
     if checkpoints == "final":
         table = final_checkpoints(table)
@@ -87,7 +99,8 @@ def olmo_ladder(
                              kind="stable").reset_index(drop=True)
 
 
-def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str,
+               smooth: tuple[str, ...] = (OLMO_SMOOTH_METRIC,)) -> tuple[pd.DataFrame, np.ndarray]:
     """Filter raw OLMo ladder rows and map them to eval-table columns (not yet validated).
 
     Also returns the 1-based data row of the source file each output row came from.
@@ -98,7 +111,7 @@ def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> tuple[pd.DataFr
         & raw["split"].eq(split)
     ]
     success = rows["task"].map(OLMO_SUCCESS_OVERRIDES).fillna(OLMO_SUCCESS_METRIC)
-    rows = rows[rows["metric"].eq(OLMO_SMOOTH_METRIC) | rows["metric"].eq(success)]
+    rows = rows[rows["metric"].isin(smooth) | rows["metric"].eq(success)]
     if rows.empty:
         raise EvalTableError([Problem(source, None, None,
                                       f"no OLMo ladder rows with format={OLMO_FORMAT!r}, "
@@ -108,7 +121,7 @@ def _olmo_rows(raw: pd.DataFrame, *, split: str, source: str) -> tuple[pd.DataFr
     task = np.where(has_subtask, rows["task"].astype(str) + "_" + subtask.astype(str),
                     rows["task"].astype(str))
     chance = rows["task"].map(OLMO_CHANCE).astype("float64")
-    is_success = rows["metric"].ne(OLMO_SMOOTH_METRIC)
+    is_success = ~rows["metric"].isin(smooth)
     table = pd.DataFrame({
         "family": rows["family"].to_numpy(dtype=object),
         "model": rows["run"].to_numpy(dtype=object),
