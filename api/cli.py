@@ -159,8 +159,17 @@ def _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tun
     return FitConfig(**{name: value for name, value in options.items() if value is not None})
 
 
-def _read_table(path, chance, direction):
-    return read_eval(path, "--data", chance, direction)
+def _read_table(path, chance, direction, smooth=None):
+    """The eval table of --data; with `smooth` (--smooth's value), checked to have that smooth metric."""
+    table = read_eval(path, "--data", chance, direction)
+    if smooth is not None:
+        from forecast.surrogate import check_smooth_metric
+
+        try:
+            check_smooth_metric(table, smooth)
+        except ValueError as error:
+            raise ValueError(f"--smooth: {error}") from None
+    return table
 
 
 def _fit(table, config, progress, margins=None):
@@ -191,6 +200,10 @@ def _fit(table, config, progress, margins=None):
             f"{forecaster.link_discrepancy:.2f} spreads per decade of compute beyond the training range")
         for note in forecaster.notes:
             say(f"note: {note}")
+    if config.smooth_metric == "auto":
+        from forecast.surrogate import choice_summary
+
+        say(choice_summary(forecaster.smooth_choice_record()))
     return forecaster
 
 
@@ -212,7 +225,7 @@ def fit(
     config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
                          link_checkpoints)
     margin_table = read_csv(margins, "--margins") if margins else None
-    table = _read_table(data, chance, smooth_direction)
+    table = _read_table(data, chance, smooth_direction, config.smooth_metric)
     path = _fit(table, config, progress, margin_table).save(out)
     say(f"wrote {path}")
 
@@ -261,6 +274,10 @@ def predict(
         predictions = forecaster.predict(target_table, seed=seed)
     except ValueError as error:  # tasks not in the fit, sizes missing: name the file
         raise ValueError(f"--targets {targets}: {error}") from None
+    if forecaster.config.smooth_metric == "auto":  # which metric each task's smooth columns are in
+        from forecast.surrogate import label_predictions
+
+        predictions = label_predictions(predictions, forecaster.training_rows)
     write_table(predictions, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
@@ -268,7 +285,7 @@ def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
     if fit_path is not None:
         return load_fit(fit_path)
     config = _fit_config(*config_args)
-    return _fit(_read_table(data, chance, direction), config, progress)
+    return _fit(_read_table(data, chance, direction, config.smooth_metric), config, progress)
 
 
 @app.command()
@@ -380,7 +397,7 @@ def backtest(
     unknown = sorted(set(chosen) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-    table = _read_table(data, chance, smooth_direction)
+    table = _read_table(data, chance, smooth_direction, config.smooth_metric)
     if cuts is None:
         cuts = default_cuts(table, config)
         say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))

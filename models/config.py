@@ -108,7 +108,8 @@ class FitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     smooth_metric: str = Field("bpb", min_length=1, max_length=100,
-                               description="smooth metric (e.g. bpb, nll, ppl)")
+                               description="smooth metric (e.g. bpb, nll, ppl), or auto: per task, the one "
+                               "whose trend best predicts success in a leave-largest-out check on the training runs")
     success_metric: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
         default_factory=lambda: ["acc"], min_length=1,
         description="success metric; with several, each task uses the first one listed that it has")

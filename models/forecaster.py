@@ -24,6 +24,7 @@ from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_n
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
+from forecast.surrogate import choice_from_rows, resolve_smooth
 from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 from models.sampling import Diagnostics
 
@@ -55,6 +56,8 @@ class EmergenceForecaster:
         self.diagnostics: Diagnostics | None = None
         self.training_rows: pd.DataFrame | None = None
         self.margins: pd.DataFrame | None = None
+        self.smooth_choice: dict | None = None
+        """With ``smooth_metric="auto"``: the per-task choice and its scores (``forecast.surrogate``)."""
 
     # ----------------------------------------------------------------------------------- fitting
     def fit(self, table: pd.DataFrame, progress: bool = True, margins: pd.DataFrame | None = None,
@@ -73,6 +76,9 @@ class EmergenceForecaster:
         from models.sampling import diagnose, sample
 
         cfg = self.config
+        table, choice = resolve_smooth(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families, cfg.seed)
+        if choice is not None:
+            self.smooth_choice = choice.to_dict()
         self.training_rows = select_rows(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families,
                                          cfg.link_checkpoints, cfg.checkpoints_per_run)
         self.margins = margins
@@ -330,7 +336,15 @@ class EmergenceForecaster:
             "turnsignal_diagnostics": json.dumps(self.diagnostics.to_dict() if self.diagnostics else {}),
             "turnsignal_training_rows": self.training_rows.to_csv(index=False),
             "turnsignal_margins": "" if self.margins is None else self.margins.to_csv(index=False),
+            "turnsignal_smooth_choice": json.dumps(self.smooth_choice_record()),
         }
+
+    def smooth_choice_record(self) -> dict | None:
+        """With ``smooth_metric="auto"``: {"choice": {task: metric}, "scores": [...], "method", "notes"}
+        (the choice alone when it was made before this fit, e.g. by a backtest); else None."""
+        if self.config.smooth_metric != "auto":
+            return None
+        return self.smooth_choice or {"choice": choice_from_rows(self.training_rows)}
 
     def save(self, path: str | Path) -> Path:
         """Write the posterior with its config, design, diagnostics and training rows as NetCDF."""
@@ -363,6 +377,7 @@ class EmergenceForecaster:
         margins_csv = attrs.get("turnsignal_margins") or ""
         self.margins = pd.read_csv(io.StringIO(margins_csv)) if margins_csv else None
         self.design = design_for(self.training_rows, config, self.margins)
+        self.smooth_choice = json.loads(attrs.get("turnsignal_smooth_choice") or "null")
         saved_hash = json.loads(attrs["turnsignal_design"]).get("data_hash")
         if saved_hash != self.design.data_hash:
             raise StaleFitError(f"{path}: the stored training rows do not match their recorded hash")

@@ -38,6 +38,7 @@ from scipy import special
 
 from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
+from forecast.surrogate import resolve_smooth
 from models.config import FitConfig
 from models.forecaster import (STACK_ATTR, EmergenceForecaster, StaleFitError, check_saved_config, read_fit_file,
                                summarize_predictive)
@@ -240,10 +241,13 @@ class StackedForecaster:
         those training rows alone. ``should_stop``, ``on_phase`` and ``on_draws`` go to every one of
         the underlying fits (:meth:`EmergenceForecaster.fit`)."""
         fit_kwargs = {"should_stop": should_stop, "on_phase": on_phase, "on_draws": on_draws}
+        cfg = self.config  # --smooth auto: chosen once, on the rows every form then fits
+        table, choice = resolve_smooth(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families, cfg.seed)
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
             self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins,
                                                                     **fit_kwargs)
+            self.components[form].smooth_choice = choice.to_dict() if choice else None
         self._weigh(progress, **fit_kwargs)
         return self
 
@@ -289,6 +293,10 @@ class StackedForecaster:
         self.components = dict(components)
         self._weigh(progress)
         return self
+
+    def smooth_choice_record(self) -> dict | None:
+        """The forms' shared ``--smooth auto`` choice (see :meth:`EmergenceForecaster.smooth_choice_record`)."""
+        return self.components[self.forms[0]].smooth_choice_record()
 
     @property
     def weights_from(self) -> str:

@@ -44,6 +44,7 @@ def _cases() -> list[tuple[str, list[str], str]]:
     for out in ["no_such_dir/fit.nc", "fit.csv", STDOUT, DIRECTORY]:
         add("fit", ["fit", "--data", EVAL, "--out", out], out)
     add("fit", fit_args + ["--margins", MISSING], "--margins")
+    add("fit", fit_args + ["--smooth", "no_such_metric"], "--smooth")  # not auto, not in the table
 
     for bad in BAD_FITS:
         add("predict", ["predict", "--fit", bad, "--targets", TARGETS], bad)
@@ -66,12 +67,17 @@ def _cases() -> list[tuple[str, list[str], str]]:
     add("backtest", ["backtest", "--data", EVAL, "--out", "no_such_dir/bt"], "no_such_dir")
     add("backtest", ["backtest", "--data", EVAL, "--out", TARGETS], TARGETS)
     add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--draws", "-5"], "--draws")
+    add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--smooth", "no_such_metric"], "--smooth")
 
     for command in ("olmo", "pythia"):
         for bad in BAD_FILES:
             add(command, ["data", command, bad, "--out", "t.csv"], bad)
         for out in BAD_OUTS:
             add(command, ["data", command, str(FIXTURES / "olmo_ladder_final.csv"), "--out", out], out)
+    add("olmo", ["data", "olmo", str(FIXTURES / "olmo_ladder_final.csv"), "--out", "t.csv", "--smooth", "bpb,nope"],
+        "--smooth")
+    add("pythia", ["data", "pythia", str(FIXTURES / "pythia_lambada.csv"), "--out", "t.csv", "--smooth", "ppl"],
+        "--smooth")
     lm_eval = ["--family", "f", "--model", "m", "--params", "1e9"]
     for bad in BAD_FILES + [TEXT_NC]:
         add("lm-eval", ["data", "lm-eval", bad, "--out", "t.csv"] + lm_eval, bad)

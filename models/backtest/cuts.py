@@ -124,7 +124,10 @@ def default_cuts(table: pd.DataFrame, config: FitConfig) -> list[Cut]:
     the longest extrapolation inside the window. Largest cut first.
     Raises ValueError when the selection spans several families or no cut qualifies.
     """
-    rows = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families)
+    smooth = config.smooth_metric  # --smooth auto chooses per scenario; the cuts need only the runs' sizes
+    if smooth == "auto":
+        smooth = str(table.loc[table["kind"].astype(str) == "smooth", "metric"].iloc[0])
+    rows = select_rows(table, smooth, config.success_metric, config.tasks, config.families)
     families = sorted(rows["family"].astype(str).unique())
     if len(families) > 1:
         raise ValueError(f"the default backtest suite needs one model family, the selection has {families}: "

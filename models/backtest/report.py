@@ -65,12 +65,14 @@ class BacktestResult:
     stacking_weights: dict[str, float] | None = None
     shuffle: dict | None = None
     discrimination: list[dict] = field(default_factory=list)
+    smooth_choice: dict | None = None
 
     def meta(self) -> dict:
         """The scenario's description (no scores), as JSON-able data."""
         return {"label": self.label, "cut": self.cut, "reach": self.reach, "training_models": self.training_models,
                 "heldout_models": self.heldout_models, "stacking_weights": self.stacking_weights,
-                "jump_discrimination": self.discrimination, "shuffle_test": self.shuffle, "notes": self.notes}
+                "jump_discrimination": self.discrimination, "shuffle_test": self.shuffle, "notes": self.notes,
+                "smooth_choice": self.smooth_choice}
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write predictions.csv, summary.csv, summary.json and diagnostics.json into ``out_dir``."""

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
 from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
+from forecast.surrogate import apply_smooth_choice, resolve_smooth
 from models.backtest.shuffle import jump_discrimination, shuffle_test
 from models.backtest.cuts import Cut, default_cuts, extrapolation_ratios, split_by_size
 from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
@@ -53,6 +54,12 @@ def run_backtest(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    # --smooth auto: chosen on this scenario's training runs alone, then every method uses the choice
+    training_all, _ = split_by_size(table, train_max_params, train_max_flops, heldout_above)
+    _, choice = resolve_smooth(training_all, config.smooth_metric, config.success_metric, config.tasks,
+                               config.families, config.seed)
+    if choice is not None:
+        table = apply_smooth_choice(table, choice.choice)
     selected = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families,
                            config.link_checkpoints, config.checkpoints_per_run)
     training_rows, heldout_rows = split_by_size(selected, train_max_params, train_max_flops, heldout_above)
@@ -61,6 +68,8 @@ def run_backtest(
     trained_tasks = sorted(set(training_rows.loc[training_rows["metric"] != config.smooth_metric, "task"]))
     targets = heldout_targets(heldout_rows, config.smooth_metric, trained_tasks)
     notes = _untrained_task_notes(heldout_rows, config.smooth_metric, trained_tasks)
+    if choice is not None:
+        notes.append(choice.summary())
     targets, family_notes = _drop_untrained_families(targets, training_rows)
     notes.extend(family_notes)
     _check_split(training_rows, targets)
@@ -91,6 +100,7 @@ def run_backtest(
         diagnostics=diagnostics, notes=notes, label=label, reach=float(np.max(ratios)),
         stacking_weights=weights, shuffle=shuffle,
         discrimination=jump_discrimination(predictions, training_rows, config.smooth_metric),
+        smooth_choice=choice.to_dict() if choice is not None else None,
     )
 
 

@@ -66,8 +66,9 @@ def check_fit_against_dataset(dataset: Dataset, config: dict[str, Any]) -> None:
         raise ApiError(422, f"tasks not in the dataset: {absent}; it has {sorted(tasks - {'*'})}", "tasks")
     if config["families"] and (absent := sorted(set(config["families"]) - families)):
         raise ApiError(422, f"families not in the dataset: {absent}; it has {sorted(families)}", "families")
-    if config["smooth_metric"] not in metrics:
-        raise ApiError(422, f"smooth metric {config['smooth_metric']!r} not in the dataset; it has {sorted(metrics)}",
+    if config["smooth_metric"] not in metrics and config["smooth_metric"] != "auto":
+        raise ApiError(422, f"smooth metric {config['smooth_metric']!r} not in the dataset; it has {sorted(metrics)} "
+                       "(or auto)",
                        "smooth_metric")
     if not set(config["success_metric"]) & metrics:
         raise ApiError(422, f"none of the success metrics {config['success_metric']} is in the dataset; it has "

@@ -130,6 +130,8 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
     diagnostics["search_range"] = list(forecaster.search_range())
     diagnostics["tasks"] = list(forecaster.design.tasks)
     diagnostics["n_models"] = len(forecaster.design.models)
+    if config.smooth_metric == "auto":
+        diagnostics["smooth_choice"] = forecaster.smooth_choice_record()
     if config.trend == "stacked":
         diagnostics["stack"] = {"weights": forecaster.weights, "weights_from": forecaster.weights_from,
                                 "link_discrepancy": forecaster.link_discrepancy, "notes": forecaster.notes}
