@@ -463,6 +463,10 @@ _shared_data_command("olmo", "olmo_ladder", "olmo_ladder_final_checkpoints.csv o
                      smooth="bpb, soft, soft_log")
 _shared_data_command("pythia", "pythia_lambada", "pythia_evals_core_long.csv",
                      "Pythia LAMBADA (shared data) -> eval table: ppl smooth, acc success.")
+_shared_data_command("obsscaling", "obsscaling", "obsscaling_long.csv",
+                     "ObsScaling base models of many families (shared data) -> eval table: success rows, and a "
+                     "derived smooth `capability` (task *: mean logit of normalised MMLU, ARC-C, HellaSwag, "
+                     "Winograd scores).")
 
 
 @data_app.command("lm-eval-samples")

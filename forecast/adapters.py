@@ -2,6 +2,8 @@
 
 - `olmo_ladder`: the OLMo-2 model ladder (Bhagia et al. 2024) tidy CSVs in `../shared/data/olmo_ladder`.
 - `pythia_lambada`: Pythia v1 LAMBADA (OpenAI) perplexity and accuracy from `../shared/data/pythia_evals`.
+- `obsscaling`: ObsScaling base-model scores of many families (`../shared/data/obsscaling`), with a
+  derived smooth `capability`.
 - `lm_eval_results`: lm-evaluation-harness aggregated results JSON (current `"acc,none"` keys and the
   older plain `"acc"` keys), with per-task chance rates (`lm_eval_chance`, `LM_EVAL_CHANCE`).
 - `lm_eval_samples` / `margins_summary`: per-example margins from the harness's `--log_samples`
@@ -218,6 +220,82 @@ def _baseline_rows(raw: pd.DataFrame) -> pd.Series:
     if "eval_set" not in raw.columns:
         return pd.Series(False, index=raw.index)
     return raw["eval_set"].astype(str).str.startswith("folder=baseline")
+
+
+# ----------------------------------------------------------------------------- ObsScaling
+
+# Chance rates (random guessing) of the ObsScaling tasks kept as success metrics: multiple choice over
+# 4 options (MMLU, ARC-C, HellaSwag, GPQA, BIG-bench parsinlu_qa), 2 (Winograd, XWinograd), 10
+# (MMLU-Pro); generated answers (GSM8K, HumanEval, MATH, IFEval, BIG-bench arithmetic,
+# word_unscrambling, ipa_transliterate exact match) 0. Left out: TruthfulQA (mc2, a probability
+# mass), BBH and MuSR (the number of options varies by subtask), ipa_transliterate bleu (not a rate).
+OBSSCALING_CHANCE: dict[str, float] = {
+    "MMLU": 1 / 4, "ARC-C": 1 / 4, "HellaSwag": 1 / 4, "Winograd": 1 / 2, "XWinograd": 1 / 2,
+    "GSM8K": 0.0, "HumanEval": 0.0, "parsinlu_qa": 1 / 4, "word_unscrambling": 0.0,
+    "ipa_transliterate": 0.0, "arithmetic_2da": 0.0, "arithmetic_2dm": 0.0, "arithmetic_3da": 0.0,
+    "arithmetic_3ds": 0.0, "leaderboard_gpqa": 1 / 4, "leaderboard_ifeval": 0.0,
+    "leaderboard_math_hard": 0.0, "leaderboard_mmlu_pro": 1 / 10,
+}
+OBSSCALING_CAPABILITY = "capability"
+"""The derived smooth metric (task ``*``): the file has no likelihood metric (data README)."""
+OBSSCALING_CAPABILITY_TASKS = ("MMLU", "ARC-C", "HellaSwag", "Winograd")
+OBSSCALING_CAPABILITY_CLIP = 0.01
+_OBSSCALING_METRICS = {"score": "acc", "acc": "acc", "exact_match": "exact_match", "pass@1": "pass@1"}
+
+
+def obsscaling(path: str | Path, *, checkpoints: Checkpoints = "final") -> pd.DataFrame:
+    """ObsScaling (Ruan, Maddison and Hashimoto 2024) base-model scores as an eval table.
+
+    `path` is `obsscaling_long.csv` (or a slice of it). Every model is one run of its `family`, final
+    checkpoint only (`checkpoints` must be "final"); models without a pretraining-token count are
+    left out (compute is unknown). Success rows: the tasks of `OBSSCALING_CHANCE` (`score` becomes
+    `acc`; `exact_match`, `pass@1` and BIG-bench `acc` keep their names; BIG-bench tasks have 2 shots).
+
+    The file has no smooth (likelihood) metric, so one is derived, in the spirit of the paper's
+    principal capability measures: `capability` (task `*`, higher is better), a model's mean over
+    `OBSSCALING_CAPABILITY_TASKS` of logit((score - chance) / (1 - chance)), the normalised score
+    clipped to [0.01, 0.99]; only models with all four scores get one. A blind backtest never reads
+    a held-out model's capability (it predicts it from compute), so it stays a fair test; forecasting
+    those four tasks themselves from it is circular on the training models, so backtest the others.
+    Extra column: `source_file`.
+    """
+    if checkpoints != "final":
+        raise ValueError("checkpoints: ObsScaling has final checkpoints only ('final')")
+    raw = pd.read_csv(path)
+    known = raw["task"].isin(list(OBSSCALING_CHANCE)) & raw["metric"].isin(list(_OBSSCALING_METRICS))
+    rows = raw[known & raw["tokens"].notna() & raw["value"].notna()]
+    if rows.empty:
+        raise EvalTableError([Problem(str(path), None, None, "no ObsScaling rows with a known task and token count")])
+    table = pd.DataFrame({
+        "family": rows["family"].astype(str).to_numpy(dtype=object),
+        "model": rows["model"].astype(str).to_numpy(dtype=object),
+        "params": rows["params"].to_numpy(float), "tokens": rows["tokens"].to_numpy(float),
+        "task": rows["task"].to_numpy(dtype=object),
+        "metric": rows["metric"].map(_OBSSCALING_METRICS).to_numpy(dtype=object),
+        "value": rows["value"].to_numpy(float),
+        "chance": rows["task"].map(OBSSCALING_CHANCE).to_numpy(float),
+        "shots": rows["shots"].to_numpy(float),
+        "source_file": rows["source_file"].astype(str).to_numpy(dtype=object),
+    })
+    capability = _obsscaling_capability(table)
+    numbers = np.concatenate([rows.index.to_numpy() + 1, np.full(len(capability), len(raw) + 1)])
+    table = validate_eval_table(pd.concat([table, capability], ignore_index=True), source=str(path),
+                                smooth_direction="higher", row_numbers=numbers)
+    return table.sort_values(["family", "params", "model", "task", "metric"], kind="stable").reset_index(drop=True)
+
+
+def _obsscaling_capability(table: pd.DataFrame) -> pd.DataFrame:
+    """One `capability` row (task `*`) per model that has every `OBSSCALING_CAPABILITY_TASKS` score."""
+    parts = table[table["task"].isin(list(OBSSCALING_CAPABILITY_TASKS))]
+    normalised = ((parts["value"] - parts["chance"]) / (1 - parts["chance"])).clip(
+        OBSSCALING_CAPABILITY_CLIP, 1 - OBSSCALING_CAPABILITY_CLIP)
+    logits = np.log(normalised / (1 - normalised))
+    keys = ["family", "model", "params", "tokens"]
+    grouped = parts.assign(logit=logits.to_numpy()).groupby(keys, as_index=False).agg(
+        value=("logit", "mean"), n=("logit", "size"))
+    grouped = grouped[grouped["n"] == len(OBSSCALING_CAPABILITY_TASKS)]
+    return grouped[keys + ["value"]].assign(task="*", metric=OBSSCALING_CAPABILITY, chance=np.nan,
+                                            source_file="derived")
 
 
 # ----------------------------------------------------------------------------- lm-eval results

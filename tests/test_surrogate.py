@@ -95,3 +95,19 @@ def test_unknown_smooth_metric_is_named() -> None:
     check_smooth_metric(table, AUTO_SMOOTH)
     with pytest.raises(ValueError, match="'soft' is not a smooth metric of the table"):
         check_smooth_metric(table, "soft")
+
+
+def test_olmo_adapter_keeps_the_smooth_metrics_asked_for() -> None:
+    from pathlib import Path
+
+    from forecast.adapters import olmo_ladder
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "olmo_ladder_final.csv"
+    default = olmo_ladder(fixture)
+    both = olmo_ladder(fixture, smooth=("bpb", "soft_log"))
+    assert set(default["metric"]) == {"bpb", "len_norm", "acc"}
+    assert both["metric"].eq("soft_log").any() and both.loc[both["metric"] == "soft_log", "kind"].eq("smooth").all()
+    same = both[both["metric"] != "soft_log"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, default)
+    with pytest.raises(ValueError, match="smooth: unknown OLMo ladder smooth metric"):
+        olmo_ladder(fixture, smooth=("bpb", "nope"))
