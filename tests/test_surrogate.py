@@ -111,3 +111,21 @@ def test_olmo_adapter_keeps_the_smooth_metrics_asked_for() -> None:
     pd.testing.assert_frame_equal(same, default)
     with pytest.raises(ValueError, match="smooth: unknown OLMo ladder smooth metric"):
         olmo_ladder(fixture, smooth=("bpb", "nope"))
+
+
+@pytest.mark.slow
+def test_a_fit_with_auto_records_its_choice_and_labels_predictions(tmp_path) -> None:
+    from models.config import FitConfig
+    from models.stacking import load_fit, make_forecaster
+
+    table = _ladder("nll", "bpb")
+    config = FitConfig(smooth_metric=AUTO_SMOOTH, trend="compute", draws=100, tune=100, chains=2)
+    forecaster = make_forecaster(config).fit(table, progress=False)
+    record = forecaster.smooth_choice_record()
+    assert record["choice"] == {f"task{t}": "nll" for t in range(3)} and record["scores"]
+    loaded = load_fit(forecaster.save(tmp_path / "fit.nc"))
+    assert loaded.smooth_choice_record() == record
+    targets = pd.DataFrame({"model": "big", "params": 1e10, "tokens": 2e11, "task": ["task0", "task1"]})
+    labelled = label_predictions(loaded.predict(targets), loaded.training_rows)
+    assert list(labelled["smooth_metric"]) == ["nll", "nll"]
+    assert (labelled["smooth_q05"] <= labelled["smooth_median"]).all()
