@@ -16,6 +16,10 @@ and NAME says where its content comes from:
   held-out models, reach and stacking weights, then the summary table. Stamped with the date of
   ``summary.json`` and ``--commit`` (default: the current ``HEAD``).
 
+* ``smooth:<prefix>``: the backtests given as ``--backtest <prefix>_<smooth choice>=DIR`` (e.g.
+  ``olmo_auto``, ``olmo_bpb``), compared per cut in the ``all`` bin and the farthest bin, with the
+  choices ``--smooth auto`` made.
+
 Blocks whose source is missing are left exactly as they are; nothing outside a block is touched.
 
     python -m docs.generate                                     # every bench:* block with a results file
@@ -147,6 +151,45 @@ def render_backtest(out_dir: Path, commit: str) -> str:
     return "\n\n".join(parts)
 
 
+def render_smooth_comparison(prefix: str, backtests: Mapping[str, Path], commit: str) -> str:
+    """Block ``smooth:PREFIX``: the backtests keyed ``PREFIX_<smooth choice>`` (e.g. ``olmo_auto``,
+    ``olmo_bpb``) side by side, per cut, the ``all`` bin and the cut's farthest bin, one row per choice;
+    then the choice ``auto`` made in each cut (summary.json ``smooth_choice``)."""
+    import pandas as pd
+
+    runs = {key[len(prefix) + 1:]: path for key, path in backtests.items() if key.startswith(prefix + "_")}
+    rows, choices = [], []
+    dates = set()
+    for choice, out_dir in runs.items():
+        meta = json.loads((out_dir / "summary.json").read_text())
+        dates.add(datetime.fromtimestamp((out_dir / "summary.json").stat().st_mtime, timezone.utc).date().isoformat())
+        summary = pd.read_csv(out_dir / "summary.csv", keep_default_na=False)
+        for scenario in meta["scenarios"]:
+            label = scenario["label"]
+            own = summary[summary["cut"].astype(str) == label] if "cut" in summary else summary
+            for _, row in own[own["ratio_bin"].isin(["all", own["ratio_bin"].iloc[-1]])].iterrows():
+                rows.append({"cut": label, "extrapolation": row["ratio_bin"], "smooth": choice, "method": row["method"],
+                             "n": int(row["n"]), "MAE (pts)": f"{float(row['mae_points']):.2f}",
+                             "CRPS (pts)": f"{float(row['crps_points']):.2f}",
+                             "50% cov.": f"{float(row['coverage_50']):.0%}", "90% cov.": f"{float(row['coverage_90']):.0%}",
+                             "90% width (pts)": f"{float(row['width_90_points']):.1f}"})
+            if scenario.get("smooth_choice"):
+                picked: dict[str, list[str]] = {}
+                for task, metric in sorted(scenario["smooth_choice"]["choice"].items()):
+                    picked.setdefault(metric, []).append(task)
+                choices.append(f"- {label}: " + "; ".join(f"{metric} for {', '.join(tasks)}"
+                                                          for metric, tasks in sorted(picked.items())))
+    order = {name: i for i, name in enumerate(runs)}
+    cuts = list(dict.fromkeys(r["cut"] for r in rows))
+    rows.sort(key=lambda r: (cuts.index(r["cut"]), r["extrapolation"] != "all", r["method"], order[r["smooth"]]))
+    columns = ["cut", "extrapolation", "method", "smooth", "n", "MAE (pts)", "CRPS (pts)", "50% cov.", "90% cov.",
+               "90% width (pts)"]
+    parts = [stamp(max(dates), commit), markdown_table(columns, rows)]
+    if choices:
+        parts.append("The choices of `auto` (on each cut's training runs):\n\n" + "\n".join(choices))
+    return "\n\n".join(parts)
+
+
 # ------------------------------------------------------------------------------------------ main
 def _backtest_dirs(items: list[str]) -> dict[str, Path]:
     dirs = {}
@@ -169,6 +212,8 @@ def block_contents(names: list[str], results_dir: Path, backtests: Mapping[str, 
             contents[name] = render_bench(json.loads((results_dir / f"{key}.json").read_text()))
         elif kind == "backtest" and key in backtests:
             contents[name] = render_backtest(backtests[key], commit)
+        elif kind == "smooth" and any(k.startswith(key + "_") for k in backtests):
+            contents[name] = render_smooth_comparison(key, backtests, commit)
     return contents
 
 
