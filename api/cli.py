@@ -305,6 +305,10 @@ def emergence(
                                  success_at=success_at, reached_by=reached_by)
     lo, hi = forecaster.search_range()
     say(f"searched {lo:.1f} to {hi:.1f} log10 FLOPs")
+    if forecaster.config.smooth_metric == "auto":
+        from forecast.surrogate import choice_summary
+
+        say(choice_summary(forecaster.smooth_choice_record()))
     write_table(table, out, digits=SIGNIFICANT_DIGITS, echo=True)
 
 
@@ -451,8 +455,8 @@ def _shared_data_command(name: str, adapter_name: str, source: str, summary: str
         extra = {"smooth": _split(smooth_metrics)} if smooth_metrics is not None else {}
         try:
             _convert(adapter_name, out, path, checkpoints=checkpoints, **extra)
-        except ValueError as error:  # the adapter's "smooth: ..." names the option
-            raise ValueError(f"--{error}" if str(error).startswith("smooth:") else str(error)) from None
+        except ValueError as error:  # the adapter's "smooth: ..." / "checkpoints: ..." names the option
+            raise ValueError(f"--{error}" if str(error).startswith(("smooth:", "checkpoints:")) else str(error)) from None
 
     convert.__doc__ = summary
     data_app.command(name)(convert)

@@ -78,6 +78,8 @@ def _cases() -> list[tuple[str, list[str], str]]:
         "--smooth")
     add("pythia", ["data", "pythia", str(FIXTURES / "pythia_lambada.csv"), "--out", "t.csv", "--smooth", "ppl"],
         "--smooth")
+    add("obsscaling", ["data", "obsscaling", str(FIXTURES / "obsscaling_slice.csv"), "--out", "t.csv",
+                       "--checkpoints", "all"], "--checkpoints")
     lm_eval = ["--family", "f", "--model", "m", "--params", "1e9"]
     for bad in BAD_FILES + [TEXT_NC]:
         add("lm-eval", ["data", "lm-eval", bad, "--out", "t.csv"] + lm_eval, bad)
