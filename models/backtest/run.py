@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
 from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
-from forecast.surrogate import apply_smooth_choice, resolve_smooth
+from forecast.surrogate import AUTO_SMOOTH, apply_smooth_choice, resolve_smooth
 from models.backtest.shuffle import jump_discrimination, shuffle_test
 from models.backtest.cuts import Cut, default_cuts, extrapolation_ratios, split_by_size
 from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
@@ -54,12 +54,13 @@ def run_backtest(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-    # --smooth auto: chosen on this scenario's training runs alone, then every method uses the choice
-    training_all, _ = split_by_size(table, train_max_params, train_max_flops, heldout_above)
-    _, choice = resolve_smooth(training_all, config.smooth_metric, config.success_metric, config.tasks,
-                               config.families, config.seed)
-    if choice is not None:
-        table = apply_smooth_choice(table, choice.choice)
+    choice = None  # --smooth auto: chosen on this scenario's training runs alone, then every method uses it
+    if config.smooth_metric == AUTO_SMOOTH:
+        training_all, _ = split_by_size(table, train_max_params, train_max_flops, heldout_above)
+        _, choice = resolve_smooth(training_all, config.smooth_metric, config.success_metric, config.tasks,
+                                   config.families, config.seed)
+        if choice is not None:
+            table = apply_smooth_choice(table, choice.choice)
     selected = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families,
                            config.link_checkpoints, config.checkpoints_per_run)
     training_rows, heldout_rows = split_by_size(selected, train_max_params, train_max_flops, heldout_above)
