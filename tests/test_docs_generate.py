@@ -142,4 +142,24 @@ def test_the_real_docs_blocks_are_well_formed() -> None:
         text = path.read_text()
         names = block_names(text)
         assert text.count("<!-- begin generated:") == len(names) == text.count("<!-- end generated -->"), path
-        assert all(name.split(":")[0] in ("bench", "backtest") for name in names), path
+        assert all(name.split(":")[0] in ("bench", "backtest", "smooth") for name in names), path
+
+
+def test_smooth_block_compares_the_choices(tmp_path) -> None:
+    """A ``smooth:<prefix>`` block puts the backtests keyed ``<prefix>_<choice>`` side by side."""
+    from docs.generate import render_smooth_comparison
+
+    dirs = {}
+    for choice, crps in (("auto", 0.02), ("bpb", 0.03)):
+        out = tmp_path / choice
+        out.mkdir()
+        scenario = {"label": "params<=1B", "smooth_choice": {"choice": {"t": "bpb"}} if choice == "auto" else None}
+        (out / "summary.json").write_text(json.dumps({"scenarios": [scenario]}))
+        pd.DataFrame({"method": "hierarchical", "ratio_bin": ["all", "3-10x"], "n": [4, 2], "mae_points": 1.0,
+                      "crps_points": [crps * 100, 5.0], "coverage_50": 0.5, "coverage_90": 0.9,
+                      "width_50_points": 2.0, "width_90_points": 6.0, "cut": "params<=1B"}).to_csv(out / "summary.csv",
+                                                                                                   index=False)
+        dirs[f"x_{choice}"] = out
+    text = render_smooth_comparison("x", dirs, "abc1234")
+    assert "| params<=1B | all | hierarchical | auto | 4 | 1.00 | 2.00 |" in text
+    assert "| params<=1B | 3-10x | hierarchical | bpb | 2 |" in text and "- params<=1B: bpb for t" in text
