@@ -164,6 +164,8 @@ async def test_same_request_is_cached_and_a_queued_fit_can_be_cancelled(client, 
     assert (await client.get(f"/v1/fits/{fit_id}/emergence", headers=alice.headers)).status_code == 409
     renewed = await client.post("/v1/fits", json={**TINY, "dataset_id": ds}, headers=alice.headers)
     assert renewed.status_code == 202 and renewed.json()["id"] != fit_id  # a cancelled fit is not a cache hit
+    auto = await client.post("/v1/fits", json={**TINY, "dataset_id": ds, "smooth_metric": "auto"}, headers=alice.headers)
+    assert auto.status_code == 202 and auto.json()["options"]["smooth_metric"] == "auto"  # chosen by the fit itself
 
 
 async def _question(client, admin, kind="binary"):
