@@ -271,13 +271,15 @@ def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
     return _fit(_read_table(data, chance, direction), config, progress)
 
 
+LEVEL_OPT = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]")
+SUCCESS_AT_OPT = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6")
+REACHED_BY_OPT = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)")
+
+
 @app.command()
 def emergence(
-    fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
-    out: str = _table_out("emergence"),
-    level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
-    success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
-    reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
+    fit_path: str = typer.Option(..., "--fit", help="a saved fit"), out: str = _table_out("emergence"),
+    level: float = LEVEL_OPT, success_at: float = SUCCESS_AT_OPT, reached_by: float = REACHED_BY_OPT,
 ) -> None:
     """Posterior emergence scale per task, in log10 training FLOPs (inf = beyond the searched range)."""
     if level is not None and success_at is not None:
