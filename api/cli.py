@@ -220,7 +220,8 @@ def fit(
 @app.command()
 def precompile() -> None:
     """Compile the model's common structures into the compile cache once (`make install` runs this),
-    so a first fit compiles only what is specific to its data. About 2 minutes on 2 cores."""
+    so a first fit compiles only what is specific to its data. Once per install; its time on 2 cores is in
+    docs/performance.md."""
     from models import compile_cache_dir
     from models.precompile import precompile as run_precompile
 

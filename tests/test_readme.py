@@ -81,6 +81,27 @@ def test_readme_stays_short() -> None:
     assert len(README.read_text().splitlines()) <= 250
 
 
+def _anchors(page: Path) -> set[str]:
+    """The #anchors of a Markdown page: its headings, as GitHub makes them, and its `<a id="...">`s."""
+    text = page.read_text()
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    return ({re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+            | set(re.findall(r'<a id="([^"]+)">', text)))
+
+
+def test_links_of_the_readme_and_docs_resolve() -> None:
+    broken = []
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            path, _, anchor = target.partition("#")
+            linked = page.parent / path if path else page
+            if re.match(r"\w+:", target):
+                continue  # http(s) and mail links are not checked
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken
+
+
 def test_quickstart_is_marked() -> None:
     lines = [line for block in fenced_blocks("quickstart") for line in shell_lines(block)]
     commands = [shlex.split(line)[1] for line in lines if line.startswith("turnsignal ")]
