@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from benchmarks.__main__ import git_commit, save_rows
-from benchmarks.__main__ import main as bench_main  # docs.generate's main is `main`
 from docs.generate import block_names, generate, main, replace_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,10 +144,3 @@ def test_the_real_docs_blocks_are_well_formed() -> None:
         assert text.count("<!-- begin generated:") == len(names) == text.count("<!-- end generated -->"), path
         assert all(name.split(":")[0] in ("bench", "backtest") for name in names), path
 
-
-def test_bench_help_lists_the_modules_and_an_unknown_name_is_refused(capsys, tmp_path) -> None:
-    assert bench_main(["--help"], results_dir=tmp_path) == 0
-    assert "bench_fit" in capsys.readouterr().out
-    assert bench_main(["no_such_bench"], results_dir=tmp_path) == 2
-    assert "no benchmark module no_such_bench" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())  # nothing ran, nothing saved
