@@ -143,4 +143,3 @@ def test_the_real_docs_blocks_are_well_formed() -> None:
         names = block_names(text)
         assert text.count("<!-- begin generated:") == len(names) == text.count("<!-- end generated -->"), path
         assert all(name.split(":")[0] in ("bench", "backtest") for name in names), path
-
