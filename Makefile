@@ -1,5 +1,6 @@
 # Turnsignal developer commands. Every target creates .venv and installs into it first; the install
-# ends by pre-compiling the model into the user's compile cache (`turnsignal precompile`, about 2 min, once).
+# ends by pre-compiling the model into the user's compile cache (`turnsignal precompile`, once; its time on
+# 2 cores is measured in docs/performance.md, "Compile cache and precompile").
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -233,7 +233,8 @@ def fit(
 @app.command()
 def precompile() -> None:
     """Compile the model's common structures into the compile cache once (`make install` runs this),
-    so a first fit compiles only what is specific to its data. About 2 minutes on 2 cores."""
+    so a first fit compiles only what is specific to its data. Once per install; its time on 2 cores is in
+    docs/performance.md."""
     from models import compile_cache_dir
     from models.precompile import precompile as run_precompile
 
@@ -288,13 +289,15 @@ def _load_or_fit(fit_path, data, chance, direction, progress, *config_args):
     return _fit(_read_table(data, chance, direction, config.smooth_metric), config, progress)
 
 
+LEVEL_OPT = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]")
+SUCCESS_AT_OPT = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6")
+REACHED_BY_OPT = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)")
+
+
 @app.command()
 def emergence(
-    fit_path: str = typer.Option(..., "--fit", help="a saved fit"),
-    out: str = _table_out("emergence"),
-    level: float = typer.Option(None, "--level", help="relative level q: chance + q (1 - chance) [default 0.5]"),
-    success_at: float = typer.Option(None, "--success-at", help="or an absolute success rate, e.g. 0.6"),
-    reached_by: float = typer.Option(None, "--reached-by", help="also report P(emerged by this log10 FLOPs)"),
+    fit_path: str = typer.Option(..., "--fit", help="a saved fit"), out: str = _table_out("emergence"),
+    level: float = LEVEL_OPT, success_at: float = SUCCESS_AT_OPT, reached_by: float = REACHED_BY_OPT,
 ) -> None:
     """Posterior emergence scale per task, in log10 training FLOPs (inf = beyond the searched range)."""
     if level is not None and success_at is not None:

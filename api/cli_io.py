@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
+from api.settings import DEBUG_ENV, show_tracebacks
+
 if TYPE_CHECKING:
     import pandas as pd
     from pydantic import ValidationError
 
     from models.forecaster_protocol import Forecaster
 
-DEBUG_ENV = "TURNSIGNAL_DEBUG"
-"""Set to 1 to see the traceback of any error instead of its one-line message."""
 STDOUT = "-"
 """``--out -``: write to standard output."""
 TABLE_SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
@@ -70,7 +70,7 @@ class CliGroup(TyperGroup):
         except Exception as error:  # noqa: BLE001 - the policy: every exception ends in a message
             if _is_usage_error(error):
                 code = _show_usage_error(error)
-            elif os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+            elif show_tracebacks():
                 raise
             else:
                 message, code = describe_error(error)

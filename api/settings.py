@@ -33,6 +33,10 @@
 | TURNSIGNAL_SESSION_SECRET             | (random per process)                  | signs/encrypts the web pages' session and |
 |                                       |                                       | CSRF cookies; set it so sign-ins survive  |
 |                                       |                                       | a restart                                 |
+| TURNSIGNAL_STARTING_GRANT_CREDITS     | 1000                                  | play money granted to each new account    |
+| TURNSIGNAL_AUTH_CACHE_SECONDS         | 30                                    | API-key lookups cached this long (0: off) |
+| TURNSIGNAL_DEBUG                      | (unset)                               | CLI: set (not 0) for a traceback instead  |
+|                                       |                                       | of the one-line error (`show_tracebacks`) |
 """
 from __future__ import annotations
 
@@ -108,3 +112,11 @@ class Settings:
             auth_cache_seconds=float(env.get("TURNSIGNAL_AUTH_CACHE_SECONDS", "30")),
             session_secret=env.get("TURNSIGNAL_SESSION_SECRET") or None,
         )
+
+
+DEBUG_ENV = "TURNSIGNAL_DEBUG"
+
+
+def show_tracebacks() -> bool:
+    """The CLI's debug switch: TURNSIGNAL_DEBUG set and not 0 (read when an error happens, not at start)."""
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")

@@ -67,6 +67,13 @@ def save_rows(name: str, title: str, rows: list[dict], seconds: float, results_d
 
 
 def main(argv: list[str], results_dir: Path = RESULTS_DIR) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(f"{(__doc__ or '').strip()}\n\nmodules: {', '.join(_modules([]))}")
+        return 0
+    unknown = [name for name in argv if not _modules([name])]
+    if unknown:
+        print(f"no benchmark module {', '.join(unknown)} (modules: {', '.join(_modules([]))})", file=sys.stderr)
+        return 2
     failures = 0
     for name in _modules(argv):
         module = importlib.import_module(f"benchmarks.{name}")

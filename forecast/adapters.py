@@ -738,11 +738,7 @@ def _run_samples_files(results_path: Path, samples_dir: str | Path | None) -> di
 
 
 def lm_eval_samples(
-    path: str | Path,
-    *,
-    family: str | None = None,
-    model: str | None = None,
-    task: str | None = None,
+    path: str | Path, *, family: str | None = None, model: str | None = None, task: str | None = None,
     note: Note | None = None,
 ) -> pd.DataFrame:
     """Per-example margins from lm-evaluation-harness `--log_samples` output.

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.test_readme import readme_block_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 LM_EVAL = "tests/fixtures/lm_eval"
 LM8B = f"{LM_EVAL}/lm-8b/results_2024-07-02T14-05-09.512377.json"
@@ -19,13 +21,7 @@ V042 = f"{LM_EVAL}/pythia-160m-0.4.2/results_2024-04-11T08-21-47.930566.json"
 
 # The lm-eval commands the README shows, run exactly as written from the repository root
 # (`turnsignal` is `python -m api.cli`).
-README_COMMANDS = [
-    "turnsignal data lm-eval tests/fixtures/lm_eval/pythia-160m_zero-shot_step113000.json "
-    "--family pythia --model pythia-160m --params 1.6e8 --out pythia.csv",
-    "turnsignal data lm-eval tests/fixtures/lm_eval/lm-8b/results_2024-07-02T14-05-09.512377.json "
-    "--out lm-8b.csv",
-    "turnsignal data lm-eval-samples tests/fixtures/lm_eval/lm-8b/ --out margins.csv",
-]
+README_COMMANDS = readme_block_lines("bash", "turnsignal data lm-eval ")
 
 
 def turnsignal(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -42,8 +38,9 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def test_readme_commands_run_as_written(workdir: Path) -> None:
+    assert len(README_COMMANDS) == 3
     for command in README_COMMANDS:
-        words = shlex.split(command)
+        words = shlex.split(command, comments=True)
         assert words[0] == "turnsignal"
         done = turnsignal(words[1:], workdir)
         assert done.returncode == 0, f"{command}\n{done.stderr}"

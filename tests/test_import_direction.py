@@ -1,11 +1,14 @@
-"""Imports flow one way: api -> models -> forecast. Nothing lower imports anything higher."""
+"""Imports flow one way: api -> models -> forecast. Nothing lower imports anything higher, the three
+never import the tooling around them (tests, benchmarks, docs, examples), and no module imports
+itself back through others."""
 import ast
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = {"forecast": {"models", "api"}, "models": {"api"}}
+TOOLING = {"tests", "benchmarks", "docs", "examples"}
+FORBIDDEN = {"forecast": {"models", "api"} | TOOLING, "models": {"api"} | TOOLING, "api": TOOLING}
 
 
 def _imported_top_levels(path: Path) -> set[str]:
@@ -40,7 +43,13 @@ def test_forecast_does_not_import_pymc() -> None:
 
 
 # ----------------------------------------------------------------------------- no import cycles
-PACKAGES = ("forecast", "models", "api")
+PACKAGES = ("forecast", "models", "api", *sorted(TOOLING))
+
+
+def test_the_cycle_check_reads_every_folder_of_python_code() -> None:
+    folders = {folder.name for folder in ROOT.iterdir() if folder.is_dir() and not folder.name.startswith(".")
+               and folder.name != "build" and next(folder.rglob("*.py"), None) is not None}
+    assert folders <= set(PACKAGES), sorted(folders - set(PACKAGES))
 
 
 def _module_name_under(root: Path, path: Path) -> str:
@@ -91,7 +100,7 @@ def _imported_modules(path: Path, module: str, known: set[str]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the project modules it imports (module level and lazily), over forecast/, models/, api/."""
+    """module -> the project modules it imports (module level and lazily), over every folder in PACKAGES."""
     paths = {_module_name_under(ROOT, p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
     known = set(paths)
     return {module: _imported_modules(path, module, known) for module, path in paths.items()}
@@ -153,7 +162,7 @@ def test_the_cycle_finder_resolves_relative_and_submodule_imports(tmp_path: Path
 
 
 def test_no_import_cycles_among_project_modules() -> None:
-    """No module of forecast/, models/ or api/ imports itself back through others, counting imports
-    inside functions (they run too); only `if TYPE_CHECKING:` imports are left out."""
+    """No project module (forecast/, models/, api/ and the tooling) imports itself back through others,
+    counting imports inside functions (they run too); only `if TYPE_CHECKING:` imports are left out."""
     cycles = import_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

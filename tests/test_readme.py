@@ -9,7 +9,10 @@
   tests/test_backtest.py).
 * The REST session and the bets/markets block that continues it run in bash against a real
   `turnsignal serve` on a fresh SQLite file; only the base URL and the path of the `turnsignal`
-  script change. The fits block runs too (slow: a real fit by a worker, on a 3-task slice).
+  script change. The typed client's Python block then runs against the same server, with the
+  session's `ADA` key and a new open binary question as `question_id`. The fits block runs too
+  (slow: a real fit by a worker, on a 3-task slice).
+* The lm-eval block runs in tests/test_cli_lmeval.py (`readme_block_lines` finds it here).
 """
 import os
 import re
@@ -17,11 +20,13 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from api.client import Client
 from api.devserver import SERVE, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +56,15 @@ def shell_lines(block: str) -> list[str]:
     return [line for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def readme_block_lines(language: str, containing: str) -> list[str]:
+    """The lines of the README's first ``language`` fenced block that contains ``containing``, as
+    `shell_lines` gives them (a bash block) or verbatim (any other)."""
+    blocks = [block for block in re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.DOTALL)
+              if containing in block]
+    assert blocks, f"no {language} block in the README contains {containing!r}"
+    return shell_lines(blocks[0]) if language == "bash" else blocks[0].splitlines()
+
+
 def _env() -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
@@ -65,6 +79,27 @@ def _olmo_slice(path: Path) -> Path:
 
 def test_readme_stays_short() -> None:
     assert len(README.read_text().splitlines()) <= 250
+
+
+def _anchors(page: Path) -> set[str]:
+    """The #anchors of a Markdown page: its headings, as GitHub makes them, and its `<a id="...">`s."""
+    text = page.read_text()
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    return ({re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+            | set(re.findall(r'<a id="([^"]+)">', text)))
+
+
+def test_links_of_the_readme_and_docs_resolve() -> None:
+    broken = []
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            path, _, anchor = target.partition("#")
+            linked = page.parent / path if path else page
+            if re.match(r"\w+:", target):
+                continue  # http(s) and mail links are not checked
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken
 
 
 def test_quickstart_is_marked() -> None:
@@ -112,9 +147,10 @@ def _bash_blocks(containing: str) -> list[str]:
 
 
 def _run_session(blocks: list[str], tmp_path: Path, serve_args: tuple[str, ...] = SERVE,
-                 substitutions: dict[str, str] | None = None) -> str:
+                 substitutions: dict[str, str] | None = None, then: Callable[[str, str], None] | None = None) -> str:
     """Run ``blocks`` as one bash script (stopping at the first failure) against a real server on a
-    fresh SQLite file, in ``tmp_path``; returns its stdout."""
+    fresh SQLite file, in ``tmp_path``; then ``then(base_url, stdout)`` while the server still runs;
+    returns the script's stdout without spaces."""
     env = {**_env(), "TURNSIGNAL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}",
            "TURNSIGNAL_DATA_DIR": str(tmp_path / "data")}
     script = "set -eo pipefail\n" + "".join(blocks)
@@ -125,12 +161,31 @@ def _run_session(blocks: list[str], tmp_path: Path, serve_args: tuple[str, ...] 
         script = script.replace("BASE=http://127.0.0.1:8000", f"BASE={base_url}")
         done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=1200)
-    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        if then is not None:
+            then(base_url, done.stdout)
     return done.stdout.replace(" ", "")
 
 
+def _run_client_block(base_url: str, session_out: str) -> None:
+    """The README's typed-client block, as written but for the base URL, with the session's ADA and
+    a new open binary question; Ada ends with a forecast and an opened commitment on it."""
+    admin_key, ada_key = session_out.strip().splitlines()[-1].split(":")[1:]
+    with Client(base_url, admin_key) as admin:
+        question = admin.create_question({"kind": "binary", "title": "Does the client block run?",
+                                          "closes_at": "2030-01-01T00:00:00Z"})
+    code = "\n".join(readme_block_lines("python", "from api.client import"))
+    assert "http://127.0.0.1:8000" in code
+    exec(code.replace("http://127.0.0.1:8000", base_url), {"ADA": ada_key, "question_id": question["id"]})
+    with Client(base_url, ada_key) as ada:
+        versions = ada.predictions(question["id"])
+    assert [(v["probability"], bool(v["commitment"]), bool(v["opened_at"])) for v in versions] == [
+        (0.7, False, False), (0.65, True, True)], versions
+
+
 def test_rest_session_runs_against_a_server(tmp_path) -> None:
-    out = _run_session(_bash_blocks("/v1/markets"), tmp_path)
+    keys = 'echo "keys:$ADMIN:$ADA"\n'  # for the typed-client block that runs next
+    out = _run_session([*_bash_blocks("/v1/markets"), keys], tmp_path, then=_run_client_block)
     assert out.count('"error"') == 1 and '"status":404' in out, out  # only the sealed result
     for expected in ('"probability":0.7', '"resolved_question_ids"', '"brier"', '"offerer_stake":3000000',
                      '"prices_after"', '"balance"'):

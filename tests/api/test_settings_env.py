@@ -26,3 +26,17 @@ def test_readme_setting_changes_settings(variable: str, monkeypatch: pytest.Monk
     monkeypatch.setenv(variable, SAMPLE_VALUES.get(variable, "7"))
     changed = dataclasses.asdict(Settings.from_env())
     assert changed != default, f"{variable} is in the README but Settings.from_env ignores it"
+
+
+ENVIRONMENT_READERS = {
+    "api/settings.py": "every setting",
+    "api/devserver.py": "passes an environment on to the server process it starts",
+    "models/__init__.py": "TURNSIGNAL_CACHE_DIR and the compile caches' variables (models/ cannot import api/)",
+}
+
+
+def test_settings_are_read_only_in_api_settings() -> None:
+    root = README.parent
+    readers = {str(path.relative_to(root)) for package in ("api", "models", "forecast")
+               for path in (root / package).rglob("*.py") if re.search(r"\bos\.environ\b|\bgetenv\(", path.read_text())}
+    assert readers <= set(ENVIRONMENT_READERS), sorted(readers - set(ENVIRONMENT_READERS))

@@ -187,8 +187,7 @@ def test_an_admin_reveals_a_sealed_result_and_the_question_resolves_with_scores(
 
 
 def test_a_double_post_of_one_form_stores_one_forecast_and_errors_are_pages(site: Site) -> None:
-    question = _question(site, "Will a 3B model pass 50% on PIQA?")
-    url = f"/questions/{question['id']}"
+    url = f"/questions/{_question(site, 'Will a 3B model pass 50% on PIQA?')['id']}"
     with site.browse(site.alice) as page:
         page.goto(url)
         page.fill("#probability", "0.4")

@@ -2,8 +2,8 @@
 
 `models.forecaster` imports PyMC only inside `fit()`, so loading a saved fit and computing
 predictions, emergence draws and plots is numpy/ArviZ only. Loaded forecasters are cached per fit
-id (least recently used, `CACHE_SIZE` entries); the first estimate on a fit pays the load (about
-1 s, plus ArviZ's import the very first time), later ones are pure numpy.
+id (least recently used, `CACHE_SIZE` entries); the first estimate on a fit pays the load (reading
+the NetCDF, plus ArviZ's import the very first time), later ones are pure numpy.
 """
 from __future__ import annotations
 
