@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, Float
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -50,6 +50,12 @@ POSTGRES = postgresql.asyncpg.dialect()
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL", "PRAGMA wal_autocheckpoint=0")
 
 
+def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's conversion of a column of `type_` read through `dialect` (PostgreSQL's numeric
+    conversions depend on the column's type oid: a Float column is float8, 701)."""
+    return type_.dialect_impl(dialect).result_processor(dialect, 701 if isinstance(type_, Float) else None)  # type: ignore[no-any-return]
+
+
 class Prepared:
     """A Core statement compiled once for one dialect (SQLite's pysqlite, or PostgreSQL's asyncpg):
     its SQL, its parameters' order and conversions (e.g. a datetime to SQLAlchemy's stored text, a
@@ -64,7 +70,7 @@ class Prepared:
         self.bind = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
                      for name in set(self.names)}
         columns = list(statement.selected_columns) if isinstance(statement, Select) else []
-        self.result = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self.result = [_result_processor(c.type, dialect) for c in columns]
         self.row = collections.namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
 
     def parameters(self, params: dict[str, Any]) -> list[Any]:
