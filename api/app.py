@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access_log import logging_config, wrap_access_log
 from api.auth import provide_admin, provide_participant
-from api.db import create_engine, create_session_factory, run_migrations
+from api.db import create_engine, direct, create_session_factory, run_migrations
 from api.db.sessions import provide_db_session, read_session_factory
 from api.domain.fits.queue import make_fit_queue
 from api.errors import EXCEPTION_HANDLERS
@@ -92,6 +92,7 @@ async def _shutdown(app: Litestar) -> None:
             await task
     await app.state.fit_queue.close()
     await app.state.engine.dispose()
+    direct.dispose(app.state.engine)
 
 
 # At most this many pooled SQLite connections (and as many overflow) in the API process, whatever

@@ -1,30 +1,24 @@
-"""REST service benchmarks (issue 3), against real uvicorn server processes on 127.0.0.1.
+"""REST service benchmarks (issue 3), against a real uvicorn server process on 127.0.0.1.
 
-Rows: a bare Litestar endpoint that only validates a body (the reference rate); submit-prediction
-and read-question throughput with p50/p99 latency at 32 concurrent clients, on SQLite and (when
-TURNSIGNAL_TEST_POSTGRES_URL is set) PostgreSQL; and vectorised scoring + leaderboard
-recomputation for 100,000 resolved predictions. Each load phase is bounded by a request count and a
-time limit, so the benchmark always stops by itself.
+Rows: a bare Litestar endpoint that only validates a body, loaded by an httpx client at 32
+concurrent clients (bounded by a request count and a time limit, so it always stops by itself);
+and vectorised scoring + leaderboard recomputation for 100,000 resolved predictions. The project's
+own hot paths (submit a prediction, read a question) against bare references, loaded by wrk, are
+`benchmarks/bench_api_load.py`.
 """
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import numpy as np
 from pydantic import BaseModel
 
-from api.devserver import SERVE, running_server
+from api.devserver import running_server
 
-TITLE = "REST service: throughput/latency at 32 concurrent clients; scoring 100k predictions"
+TITLE = "REST service: a bare validating endpoint at 32 concurrent clients (httpx); scoring 100k predictions"
 CONCURRENCY = 32
 REQUESTS = 2_000
 TIME_LIMIT_S = 10.0
@@ -77,41 +71,6 @@ def _bare_row() -> dict[str, Any]:
     with running_server(args=args) as base:
         stats = asyncio.run(_load(base, lambda http, w, i: http.post("/validate", json={"probability": 0.5})))
     return {"case": "bare Litestar: validate a body", "database": "-", **stats}
-
-
-async def _setup_service(base: str, admin_key: str) -> tuple[str, list[str]]:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        closes = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-        q = (await http.post("/v1/questions", headers={"Authorization": f"Bearer {admin_key}"},
-                             json={"kind": "binary", "title": "bench", "closes_at": closes})).json()
-        keys = []
-        for w in range(CONCURRENCY):
-            r = await http.post("/v1/participants", json={"handle": f"bench{w}-{uuid.uuid4().hex[:6]}", "display_name": "b"})
-            keys.append(r.json()["api_key"])
-    return q["id"], keys
-
-
-def _service_rows(database: str, url: str, schema: str | None) -> list[dict[str, Any]]:
-    env = {**os.environ, "TURNSIGNAL_DATABASE_URL": url, "TURNSIGNAL_DB_POOL_SIZE": str(CONCURRENCY)}
-    if schema:
-        env["TURNSIGNAL_DATABASE_SCHEMA"] = schema
-    admin_key = subprocess.run([sys.executable, "-m", "api.cli", "admin", "create-participant", "--handle", "benchadmin",
-                                "--display-name", "Bench", "--role", "admin"], env=env, check=True,
-                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    with running_server(env, args=SERVE) as base:
-        question_id, keys = asyncio.run(_setup_service(base, admin_key))
-        headers = [{"Authorization": f"Bearer {k}"} for k in keys]
-
-        def submit(http: httpx.AsyncClient, w: int, i: int) -> Any:
-            return http.post(f"/v1/questions/{question_id}/predictions", headers=headers[w],
-                             json={"probability": 0.001 + (i % 997) / 1000})
-
-        def read(http: httpx.AsyncClient, w: int, i: int) -> Any:
-            return http.get(f"/v1/questions/{question_id}", headers=headers[w])
-
-        rows = [{"case": "submit prediction (persisted)", "database": database, **asyncio.run(_load(base, submit))},
-                {"case": "read question", "database": database, **asyncio.run(_load(base, read))}]
-    return rows
 
 
 async def execute_admin_sql(url: str, sql: str) -> None:
@@ -178,16 +137,4 @@ def _scoring_row(n: int = 100_000, n_questions: int = 1_000) -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
-    rows = [_bare_row()]
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += _service_rows("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", None)
-    pg_url = os.environ.get("TURNSIGNAL_TEST_POSTGRES_URL")
-    if pg_url:
-        schema = f"ts_bench_{uuid.uuid4().hex[:10]}"
-        asyncio.run(execute_admin_sql(pg_url, f'CREATE SCHEMA "{schema}"'))
-        try:
-            rows += _service_rows("postgresql", pg_url, schema)
-        finally:
-            asyncio.run(execute_admin_sql(pg_url, f'DROP SCHEMA "{schema}" CASCADE'))
-    rows.append(_scoring_row())
-    return rows
+    return [_bare_row(), _scoring_row()]

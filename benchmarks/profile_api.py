@@ -29,15 +29,20 @@ SECONDS = 10
 # (label, regex over one frame "function (file:line)"): the parts of the request path, inclusive
 PARTS = (
     ("auth (api/auth.py)", r"\(api/auth\.py"),
+    ("dependency injection (Litestar resolve_dependencies)", r"resolve_dependencies"),
     ("session open/close (provide_db_session)", r"provide_db_session"),
+    ("rate-limit checks (Litestar RateLimitMiddleware's own work)",
+     r"RateLimitMiddleware\.(should_check_request|retrieve_cached_history|set_cached_history|cache_key_from_request|create_response_headers)"),
     ("idempotency / transaction (api/idempotency.py, api/db)", r"\(api/idempotency\.py|transaction \(api/db"),
     ("service (api/domain/*/service.py)", r"\(api/domain/\w+/service\.py"),
+    ("one-statement paths (api/db/direct.py)", r"\(api/db/direct\.py"),
     ("SQL statement execution (SQLAlchemy execute)", r"execute \(sqlalchemy/"),
     ("commit", r"commit \(sqlalchemy/"),
     ("response encoding (to_out, pydantic dump, msgspec)", r"to_out|model_dump|msgspec|serialization|encode_json"),
+    ("response sending (ASGIResponse, socket write)", r"ASGIResponse\.__call__"),
     ("request body parsing / validation", r"parse_values_from_connection_kwargs|_extract_data|decode_json|validate_python"),
-    ("access log (api/access_log.py, logging)", r"\(api/access_log\.py|\(logging/"),
-    ("uvicorn protocol (h11)", r"\(h11/|h11_impl"),
+    ("access log line (logging)", r"Logger\.info|\(logging/"),
+    ("HTTP parsing (h11)", r"\(h11/"),
 )
 # (label, regex over a path): the library a sample's leaf frame is in, exclusive, first match wins
 LIBRARIES = (
@@ -58,8 +63,18 @@ def parse_raw(text: str) -> list[tuple[list[str], int]]:
     return samples
 
 
-def breakdown(samples: list[tuple[list[str], int]]) -> tuple[int, dict[str, float], dict[str, float]]:
-    """(total samples, inclusive share per part, exclusive share per leaf library), shares in %."""
+# A sample whose leaf frame is one of these waits in C (py-spy's idle detection misses them when
+# sampling without pausing the process): the event loop's epoll, an idle thread-pool worker, an
+# aiosqlite thread waiting for its next call. They are counted apart, not as work.
+IDLE = re.compile(r"^select \(selectors\.py|^_worker \(concurrent/futures/thread\.py:81\)|"
+                  r"^_connection_worker_thread \(aiosqlite/core\.py:59\)")
+
+
+def breakdown(samples: list[tuple[list[str], int]]) -> tuple[int, float, dict[str, float], dict[str, float]]:
+    """(busy samples, idle share, inclusive share per part, exclusive share per leaf library); shares
+    in % of the busy samples (those not waiting: `IDLE`)."""
+    idle = sum(count for frames, count in samples if IDLE.search(frames[-1]))
+    samples = [(frames, count) for frames, count in samples if not IDLE.search(frames[-1])]
     total = sum(count for _, count in samples) or 1
     parts: Counter[str] = Counter()
     libraries: Counter[str] = Counter()
@@ -70,7 +85,7 @@ def breakdown(samples: list[tuple[list[str], int]]) -> tuple[int, dict[str, floa
         leaf = frames[-1]
         libraries[next((label for label, pattern in LIBRARIES if re.search(pattern, leaf)), "other (C, stdlib)")] += count
     share = lambda counter: {k: round(100.0 * v / total, 1) for k, v in counter.most_common()}  # noqa: E731
-    return total, share(parts), share(libraries)
+    return total, round(100.0 * idle / ((total + idle) or 1), 1), share(parts), share(libraries)
 
 
 def _server_pid(port: int) -> int:
@@ -93,8 +108,9 @@ def profile(database: str, case: str, out: Path, pg_url: str | None) -> str:
         subprocess.run([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--duration", str(SECONDS), "--format", "raw",
                        "--rate", "200", "--output", str(out), "--nonblocking"], check=True, capture_output=True)
         load.join()
-    total, parts, libraries = breakdown(parse_raw(out.read_text()))
-    lines = [f"{database} {method} {template}: {total} samples (raw stacks: {out})", "part of the request path (inclusive %):"]
+    total, idle, parts, libraries = breakdown(parse_raw(out.read_text()))
+    lines = [f"{database} {method} {template}: {total} busy samples, {idle}% more idle (raw stacks: {out})",
+             "part of the request path (inclusive % of busy samples):"]
     lines += [f"  {share:5.1f}  {label}" for label, share in parts.items()]
     lines += ["leaf library (exclusive %):"] + [f"  {share:5.1f}  {label}" for label, share in libraries.items()]
     return "\n".join(lines)

@@ -7,14 +7,16 @@ so the same rules (bounds, timing, versioning, blinding) apply to it.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Float, String, bindparam, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.commitment import canonical_json, commitment_digest
-from api.db import transaction, utcnow
+from api.db import UTCDateTime, direct, new_id, transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
 from api.domain.questions.service import can_manage, derived_state, load_question, question_is_open
@@ -132,6 +134,66 @@ def _new_prediction(question: Question, participant: Participant, data: Predicti
                       payload=payload, created_at=utcnow())
 
 
+# ------------------------------------------------------------------ the one-statement submission
+# A binary probability without an Idempotency-Key (what bots and most forecasters send) is stored by
+# one INSERT ... SELECT that inserts only when the question is an open binary question accepting
+# predictions now (`question_is_open`), with the participant's earlier versions counted in the same
+# statement (PostgreSQL: a CTE whose count does not see its own insert) or transaction (SQLite,
+# BEGIN IMMEDIATE: `api.db.direct`). When it inserts nothing, the ordinary path below runs and
+# decides the reply (404, 409, 422), so every refusal is the same as before.
+_P = Prediction.__table__
+_Q = Question.__table__
+_NOW = bindparam("now", type_=UTCDateTime())
+_INSERT_IF_OPEN = insert(_P).from_select(
+    ["id", "question_id", "participant_id", "created_at", "kind", "probability", "payload"],
+    select(bindparam("id", type_=String()), _Q.c.id, bindparam("participant_id", type_=String()), _NOW,
+           literal("probability", String()), bindparam("probability", type_=Float()), bindparam("payload", type_=JSON()))
+    .where(_Q.c.id == bindparam("question_id", type_=String()), _Q.c.kind == "binary", _Q.c.state == "open",
+           _Q.c.opens_at <= _NOW, _Q.c.closes_at > _NOW))
+_EARLIER_VERSIONS = (select(func.count()).select_from(_P)
+                     .where(_P.c.question_id == bindparam("question_id", type_=String()),
+                            _P.c.participant_id == bindparam("participant_id", type_=String())))
+_INSERTED = _INSERT_IF_OPEN.returning(_P.c.id).cte("inserted")
+_PG_INSERT_AND_COUNT = direct.Prepared(select(_EARLIER_VERSIONS.scalar_subquery().label("earlier")).select_from(_INSERTED),
+                                       direct.POSTGRES)
+
+
+_SQLITE_EARLIER, _SQLITE_INSERT = direct.Prepared(_EARLIER_VERSIONS), direct.Prepared(_INSERT_IF_OPEN)
+
+
+def _sqlite_insert_and_count(params: dict[str, Any]) -> Callable[[sqlite3.Connection], int | None]:
+    """The earlier versions' count and the insert, in the caller's BEGIN IMMEDIATE transaction; None if nothing was inserted."""
+    def work(connection: sqlite3.Connection) -> int | None:
+        earlier = _SQLITE_EARLIER.execute(connection, params).fetchone()[0]
+        return int(earlier) if _SQLITE_INSERT.execute(connection, params).rowcount else None
+    return work
+
+
+async def _submit_probability_directly(session: AsyncSession, participant: Participant, question_id: str,
+                                       data: PredictionSubmit) -> Outcome | None:
+    """The submission stored by one statement (see above), or None when the ordinary path must run
+    (another kind of body, a question not open to it, or on SQLite a writer to wait for)."""
+    p = data.probability
+    if (p is None or data.quantiles is not None or data.cdf is not None or data.commitment is not None
+            or not PROBABILITY_MIN <= p <= PROBABILITY_MAX):
+        return None
+    now = utcnow()
+    params = {"id": new_id(), "question_id": question_id, "participant_id": participant.id, "now": now,
+              "probability": p, "payload": {"probability": p}}
+    if direct.dialect_of(session) == "sqlite":
+        earlier = direct.run_sqlite(session, _sqlite_insert_and_count(params), write=True)
+        if earlier is direct.BUSY or earlier is None:
+            return None
+    else:
+        row = await direct.fetch_one(session, _PG_INSERT_AND_COUNT, params)
+        if row is None:
+            return None
+        earlier = int(row.earlier)
+    prediction = Prediction(id=params["id"], question_id=question_id, participant_id=participant.id, kind="probability",
+                            probability=p, payload=params["payload"], created_at=now)
+    return Outcome(201, to_out(prediction, earlier + 1).model_dump(mode="json"), False)
+
+
 async def submit_prediction(
     session: AsyncSession, participant: Participant, question_id: str, data: PredictionSubmit,
     idempotency_key: str | None = None,
@@ -141,6 +203,8 @@ async def submit_prediction(
     With an Idempotency-Key, a retry of the same request returns the first (status, body) and
     writes nothing; the same key with another body is a 409."""
     key = check_key(idempotency_key)
+    if key is None and (stored := await _submit_probability_directly(session, participant, question_id, data)):
+        return stored
 
     async def operation(session: AsyncSession) -> tuple[int, Any]:
         question, earlier_versions = await _question_and_version_count(session, question_id, participant)
