@@ -6,7 +6,8 @@ Every non-2xx reply has the body::
 
 `field` names the offending input (a body field like `quantiles.values`, a header like
 `Authorization`, a path/query parameter) or is null. Unexpected exceptions become a 500 with a
-generic message: internals, SQL and hidden data never appear in a reply.
+generic message: internals, SQL and hidden data never appear in a reply. A SQLite write lock held by
+another connection past the busy timeout is a 503 (retry), not a 500.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError
+
+from api.db import is_database_busy
 
 log = logging.getLogger("turnsignal.api")
 
@@ -101,7 +105,18 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _reply(500, "internal server error", None)
 
 
+def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    """SQLite's write lock held by another connection past the busy timeout
+    (`TURNSIGNAL_DB_BUSY_TIMEOUT_SECONDS`): 503 with Retry-After, nothing written; others are 500s."""
+    if not is_database_busy(exc):
+        return handle_unexpected(request, exc)
+    log.warning("database busy (write lock held too long) on %s %s", request.method, request.url.path)
+    return _reply(503, "the database is busy (another writer holds its lock); retry shortly", None,
+                  headers={"Retry-After": "1"})
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DBAPIError: handle_database_error,
     ApiError: handle_api_error,
     ValidationException: handle_validation,
     HTTPException: handle_http,

@@ -5,7 +5,7 @@ return, with the one error body (`ErrorReply`, see `api.errors`), the bearer-key
 `document_routes(handlers)` applies the rules to the route handlers before the app registers them.
 The statuses of an operation are the union of:
 
-- 401 and 429 for every operation (a missing or wrong key; a rate limit);
+- 401, 429 and 503 for every operation (a missing or wrong key; a rate limit; SQLite's write lock held by another connection past its busy timeout);
 - 400 when it takes any input (path, query, header or body): a malformed or ill-typed value;
 - 403 when it needs an admin; 404 when its path names a row; 413 when it takes a body;
 - the operation's own row in `STATUSES` (what its service raises: 403, 404 for ids in the body,
@@ -125,7 +125,7 @@ def statuses_of(method: str, handler: HTTPRouteHandler) -> set[int]:
     """Every error status the operation `method` of `handler` can return (see the module doc)."""
     path = next(iter(handler.paths))
     params = set(inspect.signature(handler.fn).parameters)
-    found = {401, 429} | STATUSES.get((method, path), set())
+    found = {401, 429, 503} | STATUSES.get((method, path), set())  # 503: SQLite's write lock held too long
     if _inputs(handler) or "{" in path:
         found.add(400)
     if "admin" in params:

@@ -63,6 +63,7 @@ class Settings:
     leaderboard_min_questions: int = 3
     open_registration: bool = True
     db_pool_size: int = 10
+    db_busy_timeout_seconds: float = 30.0
     database_schema: str | None = None
     run_migrations: bool = True
     data_dir: str = "./turnsignal-data"
@@ -94,6 +95,7 @@ class Settings:
             leaderboard_min_questions=int(env.get("TURNSIGNAL_LEADERBOARD_MIN_QUESTIONS", "3")),
             open_registration=_env_bool("TURNSIGNAL_OPEN_REGISTRATION", True),
             db_pool_size=int(env.get("TURNSIGNAL_DB_POOL_SIZE", "10")),
+            db_busy_timeout_seconds=float(env.get("TURNSIGNAL_DB_BUSY_TIMEOUT_SECONDS", "30")),
             database_schema=env.get("TURNSIGNAL_DATABASE_SCHEMA") or None,
             data_dir=env.get("TURNSIGNAL_DATA_DIR", "./turnsignal-data"),
             max_dataset_bytes=int(env.get("TURNSIGNAL_MAX_DATASET_BYTES", "33554432")),

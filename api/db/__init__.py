@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import random
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -41,6 +43,7 @@ from sqlalchemy.types import TypeDecorator
 from api.settings import Settings
 
 _WRITE_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
+_BUSY_SECONDS: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()  # SQLite engines' busy timeout
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 IMMEDIATE = "turnsignal_begin_immediate"  # connection execution option: SQLite BEGIN IMMEDIATE
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
@@ -90,11 +93,11 @@ class IdBase(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id, sort_order=-1)  # first column
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")  # first: setting WAL mode may itself wait
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
     # Let SQLAlchemy's "begin" event emit BEGIN itself (the driver would begin lazily, after the
@@ -117,8 +120,9 @@ def create_engine(settings: Settings, *, driver: str | None = None, pool_size: i
     url = settings.database_url
     pool_size = pool_size or settings.db_pool_size
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        busy = settings.db_busy_timeout_seconds
+        engine = create_async_engine(url, connect_args={"timeout": busy}, pool_size=pool_size, max_overflow=pool_size)
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, round(busy * 1000)))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     elif driver == "psycopg":
         connect_args: dict[str, Any] = {}
@@ -135,6 +139,7 @@ def create_engine(settings: Settings, *, driver: str | None = None, pool_size: i
         )
     if url.startswith("sqlite"):
         _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+        _BUSY_SECONDS[engine.sync_engine] = settings.db_busy_timeout_seconds
     return engine
 
 
@@ -143,10 +148,13 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
+def _sync_engine(session: AsyncSession) -> Any:
     bind = session.bind
-    sync_engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind.engine  # type: ignore[union-attr]
-    return _WRITE_LOCKS.get(sync_engine)
+    return bind.sync_engine if isinstance(bind, AsyncEngine) else bind.engine  # type: ignore[union-attr]
+
+
+def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
+    return _WRITE_LOCKS.get(_sync_engine(session))
 
 
 @asynccontextmanager
@@ -185,7 +193,17 @@ def is_retryable(error: BaseException) -> bool:
         return False
     if getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES or getattr(error.orig, "pgcode", None) in RETRY_SQLSTATES:
         return True
-    return "database is locked" in str(error.orig)
+    return is_database_busy(error)
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" (another connection held the write lock past the busy timeout)."""
+    return isinstance(error, DBAPIError) and "database is locked" in str(error.orig)
+
+
+def _waited_long_enough(session: AsyncSession, error: DBAPIError, started: float) -> bool:
+    busy = _BUSY_SECONDS.get(_sync_engine(session))
+    return busy is not None and is_database_busy(error) and time.monotonic() - started >= busy
 
 
 def session_factory_of(session: AsyncSession) -> async_sessionmaker[AsyncSession]:
@@ -200,14 +218,20 @@ async def run_transaction(
 ) -> T:
     """`fn(session)` in one `transaction()` on a fresh session, retried (up to `attempts` times in
     all, after a short random pause of a few ms) when the database reports a retryable failure
-    (`is_retryable`). `fn` must do nothing but database work: it may run more than once."""
+    (`is_retryable`). `fn` must do nothing but database work: it may run more than once.
+
+    On SQLite, "database is locked" is retried only until the engine's busy timeout
+    (`Settings.db_busy_timeout_seconds`) has passed since the first attempt: a lock another
+    connection holds longer than that surfaces (the API answers 503, `api.errors`) instead of
+    being waited for `attempts` times over."""
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         async with session_factory() as session:
             try:
                 async with transaction(session):
                     return await fn(session)
             except DBAPIError as error:
-                if attempt == attempts or not is_retryable(error):
+                if attempt == attempts or not is_retryable(error) or _waited_long_enough(session, error, started):
                     raise
         await asyncio.sleep(random.uniform(0.001, 0.005 * 2**attempt))  # seconds
     raise AssertionError("unreachable")
