@@ -1,4 +1,4 @@
-"""Rate limits (Litestar's `RateLimitMiddleware`), one middleware per rule:
+"""Rate limits (Litestar's `RateLimitMiddleware`, one per rule, behind one dispatching middleware):
 
 | rule           | counts                                             | per                              |
 |----------------|----------------------------------------------------|----------------------------------|
@@ -19,7 +19,7 @@ server rewrite it from the proxy's headers (e.g. uvicorn `--proxy-headers`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import DURATION_VALUES, RateLimitConfig, RateLimitMiddleware, get_remote_address
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import hash_api_key
 from api.settings import Settings
@@ -51,21 +51,21 @@ def parse_rate(text: str, variable: str) -> tuple[Any, int] | None:
     return unit, int(count)
 
 
-def _paths(request: Request[Any, Any, Any]) -> set[str]:
-    handler = request.scope.get("route_handler")
-    return set(getattr(handler, "paths", ()) or ())
+def _paths(scope: Scope) -> tuple[str, ...]:
+    handler = scope.get("route_handler")
+    return tuple(getattr(handler, "paths", ()) or ())
 
 
-def is_registration(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and bool(REGISTRATION_PATHS & _paths(request))
+def is_registration(scope: Scope) -> bool:
+    return scope["method"] == "POST" and any(path in REGISTRATION_PATHS for path in _paths(scope))
 
 
-def is_write(request: Request[Any, Any, Any]) -> bool:
-    return request.method in WRITE_METHODS and not is_registration(request)
+def is_write(scope: Scope) -> bool:
+    return scope["method"] in WRITE_METHODS and not is_registration(scope)
 
 
-def is_plot(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "GET" and any("/plots/" in path for path in _paths(request))
+def is_plot(scope: Scope) -> bool:
+    return scope["method"] == "GET" and any("/plots/" in path for path in _paths(scope))
 
 
 def key_or_address(request: Request[Any, Any, Any]) -> str:
@@ -78,10 +78,11 @@ def key_or_address(request: Request[Any, Any, Any]) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """A rate-limit rule: which requests it counts and whom it counts them for."""
+    """A rate-limit rule: which requests it counts (decided from the ASGI scope: method and route)
+    and whom it counts them for."""
 
     name: str
-    applies: Callable[[Request[Any, Any, Any]], bool]
+    applies: Callable[[Scope], bool]
     identify: Callable[[Request[Any, Any, Any]], str]
 
 
@@ -110,18 +111,35 @@ def _rate_setting(settings: Settings, rule: str) -> str:
     return str(getattr(settings, f"rate_{rule}"))
 
 
+class RateLimits:
+    """The one rate-limit middleware: picks the rule that applies to a request from its ASGI scope
+    (method and route; the rules never overlap) and hands the request to that rule's
+    `NamedRateLimitMiddleware`; a request no rule counts (most GETs) passes straight through,
+    without a `Request` being built."""
+
+    def __init__(self, app: ASGIApp, rules: Sequence[tuple[Rule, RateLimitConfig]]) -> None:
+        self.app = app
+        self.limits = [(rule.applies, NamedRateLimitMiddleware(app, config)) for rule, config in rules]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for applies, limit in self.limits:
+                if applies(scope):
+                    await limit(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def rate_limit_middleware(settings: Settings) -> list[DefineMiddleware]:
-    """One middleware per rule that is not `off` (ValueError for a malformed setting)."""
-    middleware = []
+    """The rate-limit middleware for the rules that are not `off` (none when all are; ValueError
+    for a malformed setting)."""
+    rules = []
     for rule in RULES:
         limit = parse_rate(_rate_setting(settings, rule.name), f"TURNSIGNAL_RATE_{rule.name.upper()}")
-        if limit is None:
-            continue
-        config = RateLimitConfig(rate_limit=limit, identifier_for_request=rule.identify,
-                                 check_throttle_handler=rule.applies, store=STORE_PREFIX + rule.name,
-                                 middleware_class=NamedRateLimitMiddleware)
-        middleware.append(config.middleware)
-    return middleware
+        if limit is not None:
+            rules.append((rule, RateLimitConfig(rate_limit=limit, identifier_for_request=rule.identify,
+                                                store=STORE_PREFIX + rule.name, middleware_class=NamedRateLimitMiddleware)))
+    return [DefineMiddleware(RateLimits, rules=rules)] if rules else []
 
 
 def rate_limit_stores(settings: Settings) -> dict[str, Store]:
