@@ -8,6 +8,8 @@
 | TURNSIGNAL_LEADERBOARD_MIN_QUESTIONS  | 3                                     | resolved questions needed to be ranked    |
 | TURNSIGNAL_OPEN_REGISTRATION          | true                                  | anyone may register as a participant      |
 | TURNSIGNAL_DB_POOL_SIZE               | 10                                    | PostgreSQL connection pool size           |
+| TURNSIGNAL_DB_BUSY_TIMEOUT_SECONDS    | 30                                    | SQLite: wait this long for another        |
+|                                       |                                       | writer's lock, then 503                   |
 | TURNSIGNAL_DATABASE_SCHEMA            | (none)                                | PostgreSQL schema (search_path) to use    |
 | TURNSIGNAL_DATA_DIR                   | ./turnsignal-data                     | fit posteriors (NetCDF) live here         |
 | TURNSIGNAL_MAX_DATASET_BYTES          | 33554432                              | largest dataset upload accepted           |
