@@ -19,8 +19,12 @@ Rows:
   markdown tables by extrapolation-ratio bin and the stacking weights are printed as well, and each
   suite's files are written to a temporary directory (printed).
 
+* the simulated wide table (issue 18): 50 tasks x 3 families x 100 runs (``forecast.simulate.simulate_wide_table``),
+  one form, the settings of :data:`WIDE_SETTINGS`: wall, compile and sampling seconds, max R-hat, min
+  bulk ESS, leapfrog steps per draw.
+
 ``python -m benchmarks.bench_fit backtests`` runs only the backtests (the tables of docs/backtests.md), ``fit``
-only the full-fit rows.
+only the full-fit rows, ``wide`` only the wide-table rows. Every row records the 1-minute load average.
 
 Timings on a shared 2-core machine are noisy; read them as an order of magnitude.
 """
@@ -64,10 +68,71 @@ print(json.dumps({"import_s": imported - start, "fit_wall_s": done - imported, "
 """
 
 
+_WIDE_SCRIPT = """
+import json, sys, time
+start = time.perf_counter()
+from forecast.evaltable import validate_eval_table
+from forecast.simulate import simulate_wide_table
+from models.config import FitConfig
+from models.stacking import make_forecaster
+tasks, families, models, trend, tune, draws, target_accept = sys.argv[1:8]
+table = validate_eval_table(simulate_wide_table(int(tasks), int(families), int(models)), source="the wide table")
+config = FitConfig(trend=trend, tune=int(tune), draws=int(draws), target_accept=float(target_accept))
+begun = time.perf_counter()
+forecaster = make_forecaster(config).fit(table, progress=False)
+done = time.perf_counter()
+d = forecaster.diagnostics
+steps = forecaster.idata.sample_stats["n_steps"].values
+print(json.dumps({"fit_wall_s": done - begun, "compile_s": d.compile_seconds, "sampling_s": d.sampling_seconds,
+                  "ess_bulk_min": d.ess_bulk_min, "rhat_max": d.rhat_max, "divergences": d.divergences,
+                  "steps_per_draw": float(steps.mean()), "n_tasks": len(forecaster.design.tasks),
+                  "n_models": len(forecaster.design.models), "n_rows": len(forecaster.design.success_obs)
+                  + len(forecaster.design.smooth_obs)}))
+"""
+WIDE_TABLE = (50, 3, 100)
+"""Tasks, families and runs per family of the simulated wide table (``forecast.simulate.simulate_wide_table``)."""
+WIDE_SETTINGS = (("compute", 300, 500, 0.9),)
+"""(trend, warm-up, draws, target_accept) of each wide-table fit row."""
+WIDE_TIMEOUT_S = 1800
+
+
+def wide_fit_rows() -> list[dict]:
+    """The simulated wide table (issue 18: 50 tasks x 3 families x 100 runs) fitted in a fresh process
+    with the warm compile cache of this machine: wall, compile and sampling seconds, R-hat, ESS."""
+    rows = []
+    for trend, tune, draws, target_accept in WIDE_SETTINGS:
+        args = [str(v) for v in (*WIDE_TABLE, trend, tune, draws, target_accept)]
+        label = (f"wide simulated table, {WIDE_TABLE[0]} tasks x {WIDE_TABLE[1]} families x {WIDE_TABLE[2]} runs "
+                 f"({trend}; {tune} warm-up + {draws} draws, target_accept {target_accept})")
+        start = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-c", _WIDE_SCRIPT, *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=WIDE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            rows.append({"case": label, "method": "hierarchical", "wall_s": f"> {WIDE_TIMEOUT_S} (stopped)"})
+            continue
+        if done.returncode != 0:
+            raise RuntimeError(f"wide fit failed:\n{done.stderr[-3000:]}")
+        m = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append({"case": label, "method": "hierarchical", "wall_s": round(m["fit_wall_s"], 1),
+                     "process_s": round(time.perf_counter() - start, 1), "compile_s": round(m["compile_s"], 1),
+                     "sampling_s": round(m["sampling_s"], 1), "ess_bulk_min": round(m["ess_bulk_min"]),
+                     "rhat_max": round(m["rhat_max"], 4), "divergences": m["divergences"],
+                     "steps_per_draw": round(m["steps_per_draw"], 1), "load": _load()})
+    return rows
+
+
+def _load() -> str:
+    """The 1-minute load average when a row ends (the machine is shared: read timings with it)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _cache_env() -> dict[str, str]:
-    """The environment of a fresh process whose compile caches are in a new, empty directory."""
+    """The environment of a fresh process whose compile caches are in a new, empty ``TURNSIGNAL_CACHE_DIR``
+    (a fresh install's user cache)."""
     cache = Path(tempfile.mkdtemp(prefix="turnsignal-bench-cache-"))
-    return os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}", "NUMBA_CACHE_DIR": str(cache / "numba")}
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTENSOR_FLAGS")}
+    return env | {"TURNSIGNAL_CACHE_DIR": str(cache)}
 
 
 def _precompile_row(env: dict[str, str]) -> dict:
@@ -78,7 +143,7 @@ def _precompile_row(env: dict[str, str]) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"precompile failed:\n{done.stderr[-3000:]}")
     return {"case": "turnsignal precompile (make install runs it once; simulated ladders, 3 structures)",
-            "method": "precompile", "wall_s": round(time.perf_counter() - start, 1)}
+            "method": "precompile", "wall_s": round(time.perf_counter() - start, 1), "load": _load()}
 
 
 def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str], trend: str = "compute") -> dict:
@@ -96,7 +161,7 @@ def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str],
         "sampling_s": round(m["sampling_s"], 1),
         "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
         "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
-        "divergences": m["divergences"],
+        "divergences": m["divergences"], "load": _load(),
     }
 
 
@@ -108,6 +173,7 @@ def full_fit_rows() -> list[dict]:
     rows = [_fit_row("final checkpoints, empty compile cache", OLMO, "final", cold), _precompile_row(installed)]
     for label, path, link_checkpoints, trend in [
         ("stacked (the default), first fit after precompile", OLMO, "final", "stacked"),
+        ("stacked (the default), its second fit", OLMO, "final", "stacked"),
         ("final checkpoints, first fit after precompile", OLMO, "final", "compute"),
         ("final checkpoints, second fit", OLMO, "final", "compute"),
         ("link on every checkpoint, first fit after precompile", OLMO_CHECKPOINTS, "all", "compute"),
@@ -165,13 +231,14 @@ def backtest_rows() -> list[dict]:
     return rows
 
 
-def run(parts: tuple[str, ...] = ("fit", "backtests")) -> list[dict]:
-    return (full_fit_rows() if "fit" in parts else []) + (backtest_rows() if "backtests" in parts else [])
+def run(parts: tuple[str, ...] = ("fit", "wide", "backtests")) -> list[dict]:
+    return ((full_fit_rows() if "fit" in parts else []) + (wide_fit_rows() if "wide" in parts else [])
+            + (backtest_rows() if "backtests" in parts else []))
 
 
 if __name__ == "__main__":
     import pandas as pd
 
-    rows = run(tuple(sys.argv[1:]) or ("fit", "backtests"))
+    rows = run(tuple(sys.argv[1:]) or ("fit", "wide", "backtests"))
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(pd.DataFrame(rows).to_string(index=False), flush=True)

@@ -149,3 +149,32 @@ def with_checkpoints(table: pd.DataFrame, final_step: float = 1000.0,
         rows.loc[~smooth, "value"] = (rows.loc[~smooth, "value"] - 0.05 * (1 - fraction)).clip(0.0, 1.0)
         early.append(rows)
     return pd.concat([final, *early], ignore_index=True)
+
+
+def wide_truths(n_tasks: int, seed: int = 0) -> list[TaskTruth]:
+    """:func:`default_truths` for a wide eval table: thresholds spread evenly over the simulated
+    ladder's smooth range (about 0.45-1.3 raw units), so some tasks emerge early, some late and some
+    stay near chance, as on a real benchmark suite."""
+    truths = default_truths(n_tasks, seed=seed)
+    for t, truth in enumerate(truths):
+        truth.threshold = 0.5 + 0.8 * t / max(n_tasks - 1, 1)
+    return truths
+
+
+def simulate_wide_table(n_tasks: int = 50, n_families: int = 3, n_models: int = 100, seed: int = 0) -> pd.DataFrame:
+    """A wide eval table: ``n_families`` ladders of ``n_models`` runs each (20 model sizes from 20M to
+    7B params x ``n_models / 20`` token multiples), each scored on the same ``n_tasks`` tasks
+    (:func:`wide_truths`; a family's thresholds shifted by up to +-0.05). Raw rows, as
+    :func:`simulate_ladder` returns them."""
+    sizes = 20
+    multiples = tuple(2.0 ** np.arange(max(1, n_models // sizes)))
+    grid_p, grid_m = np.meshgrid(np.geomspace(2e7, 7e9, sizes), np.asarray(multiples))
+    params, tokens = grid_p.ravel()[:n_models], (20.0 * grid_p * grid_m).ravel()[:n_models]
+    x0 = float(np.mean(np.log10(training_flops(params, tokens))))
+    tables = []
+    for f in range(n_families):
+        truths = wide_truths(n_tasks, seed=seed)
+        for truth in truths:
+            truth.threshold += 0.05 * (f - (n_families - 1) / 2)
+        tables.append(simulate_ladder(truths, params, tokens, x0, seed=seed + 1 + f, family=f"family{f}").table)
+    return pd.concat(tables, ignore_index=True)

@@ -113,23 +113,26 @@ def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]]) -> tuple[pt.
 
 
 def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
-    """Create the trend parameters; return the trend at each (series, model) pair, shape (K, M).
+    """Create the trend parameters; return the trend at each smooth row's (series, model) pair,
+    shape (N_s,): gathered per row rather than evaluated on the full (K, M) grid, which on a wide
+    table (one series per task and family, each family's models apart) is mostly pairs never observed.
 
     Each decaying term ``exp(log_amplitude - rate * (x - x0))`` is parameterised by its slope at the
     centre (``rate * amplitude``, per decade) and its rate; the floor is the level at the centre minus
     the amplitudes. Level and slope, which a short ladder identifies, are per series; the rate
     (curvature), which extrapolation hinges on and the data barely inform, is pooled across series.
     """
+    k, m = design.smooth_series_idx, design.smooth_model_idx
     level = _prior("level", priors["level"], dims="series")
     log_amplitude, rate = _power_law_term("", priors)
     if config.trend == "compute":
         floor = pm.Deterministic("floor", level - pt.exp(log_amplitude), dims="series")
-        return trend_compute(design.x[None, :], floor[:, None], log_amplitude[:, None], rate[:, None], design.x0, ops=pt)
+        return trend_compute(design.x[m], floor[k], log_amplitude[k], rate[k], design.x0, ops=pt)
     log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors)
     floor = pm.Deterministic("floor", level - pt.exp(log_amplitude) - pt.exp(log_amp_tokens), dims="series")
     return trend_params_tokens(
-        design.log10_params[None, :], design.log10_tokens[None, :], floor[:, None], log_amplitude[:, None],
-        rate[:, None], log_amp_tokens[:, None], rate_tokens[:, None], design.n0, design.d0, ops=pt,
+        design.log10_params[m], design.log10_tokens[m], floor[k], log_amplitude[k], rate[k],
+        log_amp_tokens[k], rate_tokens[k], design.n0, design.d0, ops=pt,
     )
 
 
@@ -222,7 +225,7 @@ def build_model(design: Design, config: FitConfig) -> pm.Model:
     with pm.Model(coords=coords, check_bounds=False) as model:
         trend = smooth_trend(design, config, priors)
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
-        k, m = design.smooth_series_idx, design.smooth_model_idx
-        pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend[k, m], sigma=noise[k], observed=design.smooth_obs)
+        pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend, sigma=noise[design.smooth_series_idx],
+                    observed=design.smooth_obs)
         success_likelihood(design, success_link(design, priors), priors)
     return model

@@ -71,7 +71,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
     from models.config import FitConfig
     from models.emergence_model import build_model
     from models.forecaster import design_for
-    from models.sampling import compiled_model
+    from models.sampling import warm_compile
 
     say = on_progress or (lambda message: None)
     timings = []
@@ -81,7 +81,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
         config = FitConfig(success_metric=["acc"], trend=structure.trend,
                            link_checkpoints=structure.link_checkpoints)
         design = design_for(warm_up_table(structure.link_checkpoints), config)
-        compiled_model(build_model(design, config))
+        warm_compile(build_model(design, config))
         timings.append((structure, time.perf_counter() - start))
         say(f"compiled the model, {structure.label}: {timings[-1][1]:.1f} s")
     return timings

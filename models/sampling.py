@@ -175,6 +175,29 @@ def compiled_model(model: pm.Model, cache_key: str | None = None):
     return compiled
 
 
+def warm_compile(model: pm.Model) -> None:
+    """Compile the numba code of ``model``'s log density, gradient and deterministics into the disk
+    caches, as :func:`compiled_model` would, but without nutpie's two C-callable wrappers around
+    them: those use dynamic globals, so numba never caches them and every fit compiles its own
+    (about 6 s each time); building them here, for a model nobody samples, was wasted. Falls back to
+    :func:`compiled_model` where nutpie's internals differ from the ones this was written for (0.16)."""
+    from models.numba_digamma import register
+
+    register()
+    try:
+        from nutpie.compile_pymc import _make_functions
+        from pymc.initial_point import make_initial_point_fn
+    except ImportError:
+        compiled_model(model)
+        return
+    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
+    _, _, logp_fn, expand_fn, initial_point, _ = _make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=point_fn)
+    x = np.asarray(initial_point(0), dtype=float)
+    logp_fn(x)  # numba compiles (or loads from its cache) each node on this first call
+    expand_fn(x)
+
+
 def diagnose(idata: az.InferenceData, compile_seconds: float, sampling_seconds: float) -> Diagnostics:
     """R-hat, bulk ESS and divergences over every free and derived parameter, with plain-word warnings."""
     rhat = float(np.nanmax(az.rhat(idata).to_array().values))
