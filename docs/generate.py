@@ -117,7 +117,9 @@ def _weights(scenario: Mapping[str, Any], stacked: Mapping[str, Any]) -> str:
     text = ", ".join(f"{form} {w:.2f}" for form, w in weights.items())
     how = stacked.get("weighting")
     if how == "leave_largest_out":
-        text += f" (leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade)"
+        token = stacked.get("token_discrepancy")
+        text += (f" (leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade"
+                 + (f", {token:.2f} per decade of tokens/param)" if token is not None else ")"))
     elif how:
         text += f" ({how})"
     return f" Stacking weights: {text}."

@@ -49,7 +49,8 @@ class BacktestResult:
     the config links on all checkpoints). ``reach``: the largest extrapolation ratio of the scenario.
     ``stacking_weights``: trend form -> weight, when ``hierarchical_stacked`` ran. ``shuffle``: the
     shuffle test's result when asked for; ``discrimination``: each method's jump discrimination
-    (both from :mod:`models.backtest.shuffle`).
+    (both from :mod:`models.backtest.shuffle`). ``ratio_by``: what the extrapolation ratio (and its
+    bins) measures, ``compute`` or ``tokens`` (tokens per parameter, the token scenarios).
     """
 
     predictions: pd.DataFrame
@@ -65,10 +66,12 @@ class BacktestResult:
     stacking_weights: dict[str, float] | None = None
     shuffle: dict | None = None
     discrimination: list[dict] = field(default_factory=list)
+    ratio_by: str = "compute"
 
     def meta(self) -> dict:
         """The scenario's description (no scores), as JSON-able data."""
-        return {"label": self.label, "cut": self.cut, "reach": self.reach, "training_models": self.training_models,
+        return {"label": self.label, "cut": self.cut, "reach": self.reach, "ratio_by": self.ratio_by,
+                "training_models": self.training_models,
                 "heldout_models": self.heldout_models, "stacking_weights": self.stacking_weights,
                 "jump_discrimination": self.discrimination, "shuffle_test": self.shuffle, "notes": self.notes}
 
@@ -265,8 +268,9 @@ def format_weights(result: BacktestResult) -> str:
     stacked = result.diagnostics.get("hierarchical_stacked", {})
     if "weighting" not in stacked:
         return weights
+    token = stacked.get("token_discrepancy")
     return (f"{weights} ({stacked['weighting']}; link discrepancy {stacked['link_discrepancy']:.2f} "
-            "spreads/decade)")
+            "spreads/decade" + (f", {token:.2f} per decade of tokens/param)" if token is not None else ")"))
 
 
 def weights_line(weights: dict[str, float]) -> str:

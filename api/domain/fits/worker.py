@@ -132,7 +132,8 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
     diagnostics["n_models"] = len(forecaster.design.models)
     if config.trend == "stacked":
         diagnostics["stack"] = {"weights": forecaster.weights, "weights_from": forecaster.weights_from,
-                                "link_discrepancy": forecaster.link_discrepancy, "notes": forecaster.notes}
+                                "link_discrepancy": forecaster.link_discrepancy,
+                                "token_discrepancy": forecaster.token_discrepancy, "notes": forecaster.notes}
     return {"diagnostics": diagnostics, "emergence": records}
 
 
