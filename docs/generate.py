@@ -15,6 +15,8 @@ and NAME says where its content comes from:
   ``summary.json``, ``diagnostics.json``) given as ``--backtest key=DIR``: per cut, its training and
   held-out models, reach and stacking weights, then the summary table. Stamped with the date of
   ``summary.json`` and ``--commit`` (default: the current ``HEAD``).
+* ``calibration:<key>``: the same directory's PIT-based calibration (summary.json ``calibration``):
+  per cut x method x extrapolation bin, n, 50%/90% coverage and the PIT histogram (10 bins).
 
 Blocks whose source is missing are left exactly as they are; nothing outside a block is touched.
 
@@ -149,6 +151,18 @@ def render_backtest(out_dir: Path, commit: str) -> str:
     return "\n\n".join(parts)
 
 
+def render_calibration(out_dir: Path, commit: str) -> str:
+    """The ``calibration`` records of a backtest directory's summary.json as a stamped table."""
+    meta = json.loads((out_dir / "summary.json").read_text())
+    date = datetime.fromtimestamp((out_dir / "summary.json").stat().st_mtime, timezone.utc).date().isoformat()
+    lines = ["| cut | method | extrapolation | n | 50% cov. | 90% cov. | PIT histogram (10 bins, 0 to 1) |",
+             "|---|---|---|---:|---:|---:|---|"]
+    for r in meta.get("calibration", []):
+        lines.append(f"| {r['cut']} | {r['method']} | {r['ratio_bin']} | {r['n']} | {100 * r['coverage_50']:.0f}% | "
+                     f"{100 * r['coverage_90']:.0f}% | {' '.join(str(c) for c in r['pit_histogram'])} |")
+    return "\n\n".join([stamp(date, commit), "\n".join(lines)])
+
+
 # ------------------------------------------------------------------------------------------ main
 def _backtest_dirs(items: list[str]) -> dict[str, Path]:
     dirs = {}
@@ -171,6 +185,8 @@ def block_contents(names: list[str], results_dir: Path, backtests: Mapping[str, 
             contents[name] = render_bench(json.loads((results_dir / f"{key}.json").read_text()))
         elif kind == "backtest" and key in backtests:
             contents[name] = render_backtest(backtests[key], commit)
+        elif kind == "calibration" and key in backtests:
+            contents[name] = render_calibration(backtests[key], commit)
     return contents
 
 

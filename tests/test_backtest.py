@@ -122,7 +122,10 @@ def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result
     assert stacked["link_discrepancy"] == check["link_discrepancy"] and stacked["link_discrepancy"] in DISCREPANCY_GRID
     assert stacked["loo"] == []  # PSIS-LOO only when the check cannot run
     assert format_weights(sim_result).endswith(
-        f"(leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade)")
+        f"(leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade, "
+        f"{stacked['token_discrepancy']:.2f} per decade of tokens/param)")
+    assert check["token_note"] == "leave_longest_out" and check["max_token_distance"] > 0  # 1x, 4x, 16x: 16x held out
+    assert stacked["token_discrepancy"] == check["token_discrepancy"] in DISCREPANCY_GRID
     own = sim_result.predictions[sim_result.predictions["method"] == "hierarchical_stacked"]
     single = sim_result.predictions[sim_result.predictions["method"] == "hierarchical"]
     assert list(own["model"] + own["task"]) == list(single["model"] + single["task"])
@@ -146,7 +149,7 @@ def recording_forecaster(seen: dict[str, pd.DataFrame], prefix: str, draws: int)
             self.training_rows = rows
             return self
 
-        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
+        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0, token_discrepancy=0.0):
             seen["targets"] = targets.copy()
             return np.full((draws, len(targets)), 0.5), np.ones((draws, len(targets)))
 

@@ -115,3 +115,32 @@ def test_discrepancy_scales_add_in_quadrature() -> None:
     distance = np.array([[0.0, 1.0, 0.0, 3.0], [0.0, 0.0, 2.0, 4.0]])
     assert np.allclose(discrepancy_scale(distance, 0.5, 0.25), [0.0, 0.5, 0.5, math.hypot(1.5, 1.0)])
     assert np.allclose(discrepancy_scale(distance, 0.5), [0.0, 0.5, 0.0, 1.5])
+
+
+@pytest.mark.slow  # one fit of a 6-task, 15-run simulated ladder
+def test_intervals_for_new_runs_cover_at_their_nominal_rate_on_data_simulated_by_the_model() -> None:
+    """The model's 50% and 90% intervals for new runs of the same ladder (fresh smooth noise, success
+    noise and run shifts, drawn from the model's own generative process with a run effect and a
+    tokens-per-parameter slope) cover about half and nine tenths of the results."""
+    from forecast.evaltable import validate_eval_table
+    from forecast.simulate import default_truths, ladder_sizes, simulate_ladder
+    from models.forecaster import EmergenceForecaster
+
+    params, tokens = ladder_sizes(5, (1.0, 4.0, 16.0))
+    truths = default_truths(6, seed=5)
+    shape = {"run_sd": 0.3, "tokens_slope": 0.3}
+    train = simulate_ladder(truths, params, tokens, x0=19.5, seed=11, **shape)
+    fit = EmergenceForecaster(FitConfig(trend="compute", success_metric=["acc"], draws=300, tune=300, seed=3))
+    fit.fit(validate_eval_table(train.table), progress=False)
+    pits = []
+    for seed in (21, 22, 23):  # three fresh ladders of new runs at the same sizes
+        new = simulate_ladder(truths, params, tokens, x0=19.5, seed=seed, **shape).table
+        targets = new[new["metric"] == "acc"].rename(columns={"value": "observed"}).reset_index(drop=True)
+        targets["model"] = targets["model"] + f"-new{seed}"
+        success, _ = fit.predictive_draws(targets, seed=seed)
+        pits.append(ensemble_pit(targets["observed"].to_numpy(float), success.T))
+    pit = np.concatenate(pits)  # 3 x 15 runs x 6 tasks = 270 results
+    coverage_50 = float(np.mean((pit >= 0.25) & (pit <= 0.75)))
+    coverage_90 = float(np.mean((pit >= 0.05) & (pit <= 0.95)))
+    assert 0.4 <= coverage_50 <= 0.62, (coverage_50, np.histogram(pit, 10, (0, 1))[0])
+    assert 0.84 <= coverage_90 <= 0.97, (coverage_90, np.histogram(pit, 10, (0, 1))[0])
