@@ -43,10 +43,6 @@ DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
     # Tasks' ceilings differ little on the logit scale; a wider scale lets one weakly identified task
     # (OLMo csqa: gap, threshold and spread trade off) open a funnel (docs/performance.md, "Divergences").
     "logit_gap_sd": {"dist": "HalfNormal", "sigma": 0.25},
-    # A run's shift of the link's argument (spreads), shared by its tasks: a slope per decade of tokens
-    # per parameter (longer-trained runs beating the link) and the run-to-run scatter's sd.
-    "link_tokens_slope": {"dist": "Normal", "mu": 0.0, "sigma": 0.5},
-    "link_run_sd": {"dist": "HalfNormal", "sigma": 0.2},
     # Several families in one fit: how far a family's threshold and log spread may shift from the
     # benchmark's pooled value (standardised smooth units; each family's series is standardised apart).
     # Zero-sum across families (base task = the families' average).

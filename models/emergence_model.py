@@ -5,9 +5,8 @@ Structure (T tasks, K smooth series, M models; see ``forecast.links`` for the fo
 1. Trend: each series' standardised smooth metric follows a saturating power law in compute
    (or the two-variable params/tokens form), its floor, amplitude and rate partially pooled across
    series; Student-t noise.
-2. Link: each task's success is ``chance + (1 - chance - gap) * Phi((threshold - s) / spread + u)**steps``
-   evaluated at the model's observed smooth value, ``u`` the run's shift shared by all its tasks
-   (a slope in log tokens per parameter plus a run effect, :func:`link_run_shift`); threshold, spread and ceiling gap partially pooled
+2. Link: each task's success is ``chance + (1 - chance - gap) * Phi((threshold - s) / spread)**steps``
+   evaluated at the model's observed smooth value; threshold, spread and ceiling gap partially pooled
    across tasks, so emerged tasks inform the link of tasks still near chance. With several families
    a task is a (family, task) pair: threshold and spread are the benchmark's pooled value plus a
    family shift, the ceiling gap is the benchmark's (shared by families), the shape is shared.
@@ -149,33 +148,10 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.Tensor
     if len(design.margin_task_idx):
         margin_likelihood(design, threshold, spread, priors)
     t = design.success_task_idx
-    shift = link_run_shift(design, priors)[design.success_model_idx]
     mean = success_from_smooth(
-        design.success_smooth - spread[t] * shift, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t],
-        ops=pt,
+        design.success_smooth, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t], ops=pt
     )
     return pt.clip(mean, SUCCESS_EPS, 1.0 - SUCCESS_EPS)
-
-
-def centred_log10_tokens_per_param(design: Design, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
-    """log10 tokens per parameter minus the training set's median ratio's (0 on the emergence path)."""
-    return np.asarray(log10_tokens, float) - np.asarray(log10_params, float) - np.log10(design.tokens_per_param)
-
-
-def link_run_shift(design: Design, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
-    """Each run's shift of the link's argument, in per-example spreads (a run above 0 beats the link
-    on every task), shape (M,): ``link_tokens_slope * (log10 tokens/param - median) + link_run_sd * z``.
-
-    One run's results on all tasks share it: without it, the link treats a run that beats (or misses)
-    the link on every task as that many independent results, and is over-confident. The slope lets
-    longer-trained runs beat the link at the same smooth value (their learning rate annealed longer);
-    the run effect ``z ~ Normal(0, 1)`` (non-centred) adds the run-to-run scatter a new run has too.
-    """
-    slope = _prior("link_tokens_slope", priors["link_tokens_slope"])
-    sd = _prior("link_run_sd", priors["link_run_sd"])
-    offset = pm.Normal("link_run_offset", 0.0, 1.0, dims="model")
-    tpp = centred_log10_tokens_per_param(design, design.log10_params, design.log10_tokens)
-    return pm.Deterministic("link_run_shift", slope * tpp + sd * offset, dims="model")
 
 
 def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.TensorVariable,

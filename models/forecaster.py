@@ -28,7 +28,7 @@ from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 from models.sampling import Diagnostics
 
 MODEL_ID = "turnsignal.hierarchical_link"
-MODEL_VERSION = "4"
+MODEL_VERSION = "3"
 PREDICTION_QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
 EMERGENCE_RANGE_DECADES = (2.0, 5.0)
 """The emergence search runs from 2 decades below the smallest to 5 above the largest training compute."""
@@ -135,27 +135,13 @@ class EmergenceForecaster:
         seed = self.config.seed if seed is None else seed
         rng = np.random.default_rng(seed)
         task_idx, k, smooth, distance = self._link_inputs(targets, rng)
-        shift = self._run_shift(targets, np.random.default_rng([seed, 2]))
+        shift = None
         if link_discrepancy > 0 or token_discrepancy > 0:  # its own stream: draws inside the range stay as without it
             eps = np.random.default_rng([seed, 1]).standard_normal(smooth.shape)
-            shift = shift + discrepancy_scale(distance, link_discrepancy, token_discrepancy)[None, :] * eps
+            shift = discrepancy_scale(distance, link_discrepancy, token_discrepancy)[None, :] * eps
         mean = self._link_mean(task_idx, smooth, shift)
         success = self._success_noise(mean, task_idx, targets, rng)
         return success, self.design.unstandardise(smooth, k)
-
-    def _run_shift(self, targets: pd.DataFrame, rng) -> np.ndarray:
-        """Each target run's link shift (S, n) in spreads (:func:`models.emergence_model.link_run_shift`):
-        the tokens-per-parameter slope at the target plus a new run effect, one per target run (its
-        tasks share it)."""
-        d = self.design
-        _, log10_params, log10_tokens = _target_arrays(targets, d)
-        tpp = log10_tokens - log10_params - np.log10(d.tokens_per_param)
-        keys = ([f"{f}\0{m}" for f, m in zip(_target_families(targets), targets["model"].astype(str))]
-                if "model" in targets.columns else [str(i) for i in range(len(targets))])
-        runs = pd.factorize(pd.Series(keys, dtype=object))[0]
-        slope, sd = self._draws("link_tokens_slope"), self._draws("link_run_sd")
-        effect = rng.standard_normal((slope.shape[0], int(runs.max()) + 1 if len(runs) else 0))
-        return slope[:, None] * tpp[None, :] + sd[:, None] * effect[:, runs]
 
     def _link_mean(self, task_idx: np.ndarray, smooth: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
         """Expected success (S, n), clipped into (SUCCESS_EPS, 1 - SUCCESS_EPS), with the link's argument
@@ -219,14 +205,12 @@ class EmergenceForecaster:
         rng = np.random.default_rng(self.config.seed if seed is None else seed)
         task_idx, _, smooth, distance = self._link_inputs(targets, rng)
         eps = rng.standard_normal(smooth.shape)
-        run_shift = self._run_shift(targets, rng)
         observed = pd.to_numeric(targets["observed"], errors="coerce").to_numpy(float)
         deltas = np.asarray(deltas, dtype=float)
         token_deltas = np.zeros_like(deltas) if token_deltas is None else np.asarray(token_deltas, dtype=float)
         out = np.empty((len(deltas), len(targets)))
         for j, (delta, delta_t) in enumerate(zip(deltas, token_deltas)):
-            mean = self._link_mean(task_idx, smooth,
-                                   run_shift + discrepancy_scale(distance, delta, delta_t)[None, :] * eps)
+            mean = self._link_mean(task_idx, smooth, discrepancy_scale(distance, delta, delta_t)[None, :] * eps)
             logpdf = self._success_logpdf(mean, task_idx, targets, observed)
             out[j] = special.logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
         return out
