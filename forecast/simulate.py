@@ -63,23 +63,17 @@ def default_truths(n_tasks: int = 4, seed: int = 0) -> list[TaskTruth]:
 
 
 def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndarray, x0: float, seed: int = 0,
-                    trend: str = "compute", family: str = SIM_FAMILY, run_sd: float = 0.0,
-                    tokens_slope: float = 0.0) -> SimulatedLadder:
+                    trend: str = "compute", family: str = SIM_FAMILY) -> SimulatedLadder:
     """Draw smooth (``bpb``-like, lower is better) and success (``acc``) rows for every model and task.
 
     ``params``/``tokens`` are counts per model (shape (M,)); compute = 6 * params * tokens FLOPs.
     ``trend="params_tokens"`` draws the smooth metric from the two-variable form instead, centred at
     the ladder's mean log10 params and tokens. ``family`` names the ladder (simulate two and
-    concatenate their tables for a multi-family fit). ``run_sd`` and ``tokens_slope`` (per-example
-    spreads; spreads per decade of tokens per parameter from the ladder's median) shift each run's
-    link argument for all its tasks alike, as the model's run shift does (its own random stream, so
-    0 leaves every other draw as it was).
+    concatenate their tables for a multi-family fit).
     """
     rng = np.random.default_rng(seed)
     x = np.log10(training_flops(params, tokens))
     n, d = np.log10(params), np.log10(tokens)
-    tpp = d - n - np.log10(np.median(10 ** (d - n)))
-    run_shift = tokens_slope * tpp + run_sd * np.random.default_rng([seed, 7]).standard_normal(x.shape)
     rows = []
     for truth in truths:
         if trend == "compute":
@@ -89,7 +83,7 @@ def simulate_ladder(truths: list[TaskTruth], params: np.ndarray, tokens: np.ndar
                                               truth.log_amplitude_tokens, truth.rate_tokens, n.mean(), d.mean())
         smooth = smooth_mean + truth.smooth_noise * rng.standard_t(4.0, size=x.shape)
         gap = truth.gap_fraction * (1 - truth.chance)
-        mean = success_from_smooth(smooth - truth.spread * run_shift, truth.threshold, truth.spread, truth.chance, gap)
+        mean = success_from_smooth(smooth, truth.threshold, truth.spread, truth.chance, gap)
         mean = np.clip(mean, 1e-6, 1 - 1e-6)
         success = rng.beta(mean * truth.concentration, (1 - mean) * truth.concentration)
         for m in range(len(x)):

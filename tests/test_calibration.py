@@ -128,13 +128,12 @@ def test_intervals_for_new_runs_cover_at_their_nominal_rate_on_data_simulated_by
 
     params, tokens = ladder_sizes(5, (1.0, 4.0, 16.0))
     truths = default_truths(6, seed=5)
-    shape: dict = {}  # simulate_ladder's run_sd / tokens_slope stay 0: the model has no run shift
-    train = simulate_ladder(truths, params, tokens, x0=19.5, seed=11, **shape)
+    train = simulate_ladder(truths, params, tokens, x0=19.5, seed=11)
     fit = EmergenceForecaster(FitConfig(trend="compute", success_metric=["acc"], draws=300, tune=300, seed=3))
     fit.fit(validate_eval_table(train.table), progress=False)
     pits = []
     for seed in (21, 22, 23):  # three fresh ladders of new runs at the same sizes
-        new = simulate_ladder(truths, params, tokens, x0=19.5, seed=seed, **shape).table
+        new = simulate_ladder(truths, params, tokens, x0=19.5, seed=seed).table
         targets = new[new["metric"] == "acc"].rename(columns={"value": "observed"}).reset_index(drop=True)
         targets["model"] = targets["model"] + f"-new{seed}"
         success, _ = fit.predictive_draws(targets, seed=seed)
