@@ -241,17 +241,13 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
     discrepancy (given the compute one). None when :func:`leave_largest_out_split` cannot split the
     training rows."""
     first = next(iter(components.values()))
-    split = leave_largest_out_split(first.training_rows)
-    if split is None:
+    largest = _split_and_refit(components, leave_largest_out_split(first.training_rows), "leave-largest-out check",
+                               "largest models", progress, **fit_kwargs)
+    if largest is None:
         return None
-    reduced, heldout = split
-    refits = _refit(components, reduced, f"leave-largest-out check (without {heldout['model'].nunique()} largest "
-                    "models)", progress, **fit_kwargs)
-    targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
-    if targets.empty:
-        return None
-    smooth_lpd = np.column_stack([heldout_smooth_lpd(f, targets, heldout) for f in refits.values()])
-    token = _token_check(components, first, progress, **fit_kwargs)
+    refits, targets, smooth_lpd, heldout_models = largest
+    token = _split_and_refit(components, leave_longest_out_split(first.training_rows), "leave-longest-out check",
+                             "longest-trained runs", progress, **fit_kwargs)
     all_smooth = smooth_lpd if token is None else np.vstack([smooth_lpd, token[2]])
     weights = stacking_weights(all_smooth) if all_smooth.shape[0] else np.full(len(refits), 1.0 / len(refits))
     log_w = np.log(np.maximum(weights, 1e-300))
@@ -260,7 +256,7 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
     total = mixture.sum(axis=1)
     distance = float(np.max(next(iter(refits.values())).target_distance(targets)))  # the refits share their rows
     check = LeaveLargestOutCheck(
-        heldout_models=sorted(heldout["model"].astype(str).unique()), n_smooth_points=int(all_smooth.shape[0]),
+        heldout_models=heldout_models, n_smooth_points=int(all_smooth.shape[0]),
         n_success_points=len(targets), smooth_lpd=dict(zip(refits, all_smooth.sum(axis=0).tolist())),
         weights=dict(zip(refits, weights.tolist())), link_discrepancy=delta,
         success_lpd_gain=float(total[list(DISCREPANCY_GRID).index(delta)] - total[0]), max_distance=distance,
@@ -283,16 +279,18 @@ def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress
     return check
 
 
-def _token_check(components: dict[str, EmergenceForecaster], first: EmergenceForecaster, progress: bool,
-                 **fit_kwargs) -> tuple[dict, pd.DataFrame, np.ndarray, list[str]] | None:
-    """(refits without each family's longest-trained runs, those runs' success targets, their smooth
-    lpd (n_points, forms), held-out model names), or None when the split cannot run."""
-    split = leave_longest_out_split(first.training_rows)
+def _split_and_refit(components: dict[str, EmergenceForecaster], split: tuple[pd.DataFrame, pd.DataFrame] | None,
+                     check: str, held: str, progress: bool,
+                     **fit_kwargs) -> tuple[dict, pd.DataFrame, np.ndarray, list[str]] | None:
+    """(every form refitted on the split's kept rows, the held-out runs' success targets, their
+    smooth lpd (n_points, forms), held-out model names), or None when there is no split or nothing
+    to predict. ``check`` and ``held`` name the check and the held-out runs in the progress line."""
     if split is None:
         return None
     reduced, heldout = split
-    refits = _refit(components, reduced, f"leave-longest-out check (without {heldout['model'].nunique()} "
-                    "longest-trained runs)", progress, **fit_kwargs)
+    first = next(iter(components.values()))
+    refits = _refit(components, reduced, f"{check} (without {heldout['model'].nunique()} {held})", progress,
+                    **fit_kwargs)
     targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
     if targets.empty:
         return None

@@ -152,6 +152,16 @@ def ratio_bin_labels(ratios: np.ndarray) -> np.ndarray:
     return np.asarray(RATIO_BINS, dtype=object)[index]
 
 
+def one_family_sizes(table: pd.DataFrame, config: FitConfig, what: str, hint: str = "") -> pd.DataFrame:
+    """:func:`model_sizes` of the config's selection of ``table``; ValueError naming ``what`` when the
+    selection spans several families."""
+    rows = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families)
+    families = sorted(rows["family"].astype(str).unique())
+    if len(families) > 1:
+        raise ValueError(f"{what} needs one model family, the selection has {families}: choose one (--family){hint}")
+    return model_sizes(rows)
+
+
 def default_cuts(table: pd.DataFrame, config: FitConfig) -> list[Cut]:
     """The extrapolation-matched default suite: up to two parameter cuts derived from the sizes present.
 
@@ -163,12 +173,7 @@ def default_cuts(table: pd.DataFrame, config: FitConfig) -> list[Cut]:
     the longest extrapolation inside the window. Largest cut first.
     Raises ValueError when the selection spans several families or no cut qualifies.
     """
-    rows = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families)
-    families = sorted(rows["family"].astype(str).unique())
-    if len(families) > 1:
-        raise ValueError(f"the default backtest suite needs one model family, the selection has {families}: "
-                         "choose one (--family) or give the cut (--train-max-params)")
-    sizes = model_sizes(rows)
+    sizes = one_family_sizes(table, config, "the default backtest suite", " or give the cut (--train-max-params)")
     params = pd.to_numeric(sizes["params"], errors="coerce").to_numpy(float)
     flops = pd.to_numeric(sizes["compute_flops"], errors="coerce").to_numpy(float)
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(flops))):

@@ -19,8 +19,8 @@ import pandas as pd
 from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
 from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
 from models.backtest.shuffle import jump_discrimination, shuffle_test
-from models.backtest.cuts import (Cut, chinchilla_multiples, default_cuts, extrapolation_ratios, split_by_size,
-                                  token_ratios)
+from models.backtest.cuts import (Cut, chinchilla_multiples, default_cuts, extrapolation_ratios, one_family_sizes,
+                                  split_by_size, token_ratios)
 from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
                                     weights_line)
 from models.config import FitConfig
@@ -311,12 +311,7 @@ def token_scenarios(table: pd.DataFrame, config: FitConfig) -> list[dict]:
 
     Raises ValueError when the selection spans several families or lacks the runs.
     """
-    rows = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families)
-    families = sorted(rows["family"].astype(str).unique())
-    if len(families) > 1:
-        raise ValueError(f"the token scenarios need one model family, the selection has {families}: choose one "
-                         "(--family)")
-    sizes = model_sizes(rows)
+    sizes = one_family_sizes(table, config, "the token scenarios")
     multiples = chinchilla_multiples(sizes)
     params = np.unique(sizes["params"].to_numpy(float))
     short = (multiples >= SHORT_MULTIPLES[0]) & (multiples <= SHORT_MULTIPLES[1])
