@@ -262,7 +262,7 @@ def test_every_scenario_reports_jump_discrimination(sim_table, sim_result) -> No
 
 def test_write_and_markdown_table(sim_result, tmp_path) -> None:
     paths = sim_result.write(tmp_path / "out")
-    assert [p.name for p in paths] == ["predictions.csv", "summary.csv", "summary.json", "diagnostics.json"]
+    assert [p.name for p in paths] == ["predictions.csv", "summary.csv", "summary.json", "diagnostics.json", "pit.png"]
     assert len(pd.read_csv(paths[0])) == len(sim_result.predictions)
     meta = json.loads(paths[2].read_text())
     assert meta["cut"]["train_max_params"] == SIM_CUT and len(meta["summary"]) == len(sim_result.summary)
