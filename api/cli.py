@@ -197,7 +197,8 @@ def _fit(table, config, progress, margins=None):
     if config.trend == "stacked":
         weights = ", ".join(f"{form} {w:.2f}" for form, w in forecaster.weights.items())
         say(f"stacking weights: {weights} ({forecaster.weights_from}); link discrepancy "
-            f"{forecaster.link_discrepancy:.2f} spreads per decade of compute beyond the training range")
+            f"{forecaster.link_discrepancy:.2f} spreads per decade of compute and {forecaster.token_discrepancy:.2f} "
+            "per decade of tokens per parameter beyond the training range")
         for note in forecaster.notes:
             say(f"note: {note}")
     if config.smooth_metric == "auto":
@@ -383,6 +384,9 @@ def backtest(
                                       "worse its held-out predictions get"),
     shuffle_permutations: int = typer.Option(5, "--shuffle-permutations", min=1,
                                              help="random permutations (seeded by --seed) of the shuffle test"),
+    scenario: str = typer.Option("sizes", "--scenario", help="sizes (the cuts above) | tokens (train on every "
+                                 "size's 1xC and 2xC runs, predict the 5xC and 10xC ones; and train on every run "
+                                 "up to the third-largest size, predict the second-largest size's longest run)"),
 ) -> None:
     import sys
 
@@ -391,6 +395,10 @@ def backtest(
     config = _fit_config(smooth, success, family, tasks, seed, trend, sampler, draws, tune, chains,
                          link_checkpoints)
     from models.backtest import METHODS, default_cuts, format_summary_table, format_weights, run_backtest_suite
+    from models.backtest.run import run_token_suite
+
+    if scenario not in ("sizes", "tokens"):
+        raise ValueError(f"--scenario must be sizes or tokens, not {scenario!r}")
 
     def report(scenario) -> None:
         weights = format_weights(scenario)
@@ -404,26 +412,33 @@ def backtest(
     unknown = sorted(set(chosen) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    if scenario == "tokens" and (cuts is not None or shuffle_test):
+        raise ValueError("--scenario tokens sets its own splits: drop --train-max-params/--train-max-flops and "
+                         "--shuffle-test")
     table = _read_table(data, chance, smooth_direction, config.smooth_metric)
-    if cuts is None:
-        cuts = default_cuts(table, config)
-        say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
-    say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
-        f"{len(cuts)} scenario(s)")
-    suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
-                               progress=sys.stderr.isatty() if progress is None else progress,
-                               shuffle_permutations=shuffle_permutations if shuffle_test else 0)
+    show = sys.stderr.isatty() if progress is None else progress
+    if scenario == "tokens":
+        say(f"token-extrapolation scenarios ({', '.join(chosen)})")
+        suite = run_token_suite(table, config=config, n_boot=n_boot, methods=chosen, on_scenario=report, progress=show)
+    else:
+        if cuts is None:
+            cuts = default_cuts(table, config)
+            say("no cut given: the extrapolation-matched default suite, " + ", ".join(c.label for c in cuts))
+        say(f"fitting on the training models and predicting the held-out ones ({', '.join(chosen)}); "
+            f"{len(cuts)} scenario(s)")
+        suite = run_backtest_suite(table, cuts, config=config, n_boot=n_boot, methods=chosen, on_scenario=report,
+                                   progress=show, shuffle_permutations=shuffle_permutations if shuffle_test else 0)
     suite.write(out)
     typer.echo(format_summary_table(suite.summary))
     from models.backtest.shuffle import format_discrimination, format_shuffle
 
-    for scenario in suite.scenarios:
-        if scenario.stacking_weights:
-            typer.echo(f"stacking weights ({scenario.label}): {format_weights(scenario)}")
-        typer.echo("\n".join(f"{scenario.label}: {line}" for line in format_discrimination(scenario.discrimination)
+    for result in suite.scenarios:
+        if result.stacking_weights:
+            typer.echo(f"stacking weights ({result.label}): {format_weights(result)}")
+        typer.echo("\n".join(f"{result.label}: {line}" for line in format_discrimination(result.discrimination)
                              .splitlines()))
-        if scenario.shuffle:
-            typer.echo(f"{scenario.label}: {format_shuffle(scenario.shuffle)}")
+        if result.shuffle:
+            typer.echo(f"{result.label}: {format_shuffle(result.shuffle)}")
     say(f"wrote predictions and summary to {out}")
 
 

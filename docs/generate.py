@@ -15,6 +15,8 @@ and NAME says where its content comes from:
   ``summary.json``, ``diagnostics.json``) given as ``--backtest key=DIR``: per cut, its training and
   held-out models, reach and stacking weights, then the summary table. Stamped with the date of
   ``summary.json`` and ``--commit`` (default: the current ``HEAD``).
+* ``calibration:<key>``: the same directory's PIT-based calibration (summary.json ``calibration``):
+  per cut x method x extrapolation bin, n, 50%/90% coverage and the PIT histogram (10 bins).
 
 * ``smooth:<prefix>``: the backtests given as ``--backtest <prefix>_<smooth choice>=DIR`` (e.g.
   ``olmo_auto``, ``olmo_bpb``), compared per cut in the ``all`` bin and the farthest bin, with the
@@ -121,7 +123,9 @@ def _weights(scenario: Mapping[str, Any], stacked: Mapping[str, Any]) -> str:
     text = ", ".join(f"{form} {w:.2f}" for form, w in weights.items())
     how = stacked.get("weighting")
     if how == "leave_largest_out":
-        text += f" (leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade)"
+        token = stacked.get("token_discrepancy")
+        text += (f" (leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade"
+                 + (f", {token:.2f} per decade of tokens/param)" if token is not None else ")"))
     elif how:
         text += f" ({how})"
     return f" Stacking weights: {text}."
@@ -188,6 +192,16 @@ def render_smooth_comparison(prefix: str, backtests: Mapping[str, Path], commit:
     if choices:
         parts.append("The choices of `auto` (on each cut's training runs):\n\n" + "\n".join(choices))
     return "\n\n".join(parts)
+def render_calibration(out_dir: Path, commit: str) -> str:
+    """The ``calibration`` records of a backtest directory's summary.json as a stamped table."""
+    meta = json.loads((out_dir / "summary.json").read_text())
+    date = datetime.fromtimestamp((out_dir / "summary.json").stat().st_mtime, timezone.utc).date().isoformat()
+    lines = ["| cut | method | extrapolation | n | 50% cov. | 90% cov. | PIT histogram (10 bins, 0 to 1) |",
+             "|---|---|---|---:|---:|---:|---|"]
+    for r in meta.get("calibration", []):
+        lines.append(f"| {r['cut']} | {r['method']} | {r['ratio_bin']} | {r['n']} | {100 * r['coverage_50']:.0f}% | "
+                     f"{100 * r['coverage_90']:.0f}% | {' '.join(str(c) for c in r['pit_histogram'])} |")
+    return "\n\n".join([stamp(date, commit), "\n".join(lines)])
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -214,6 +228,8 @@ def block_contents(names: list[str], results_dir: Path, backtests: Mapping[str, 
             contents[name] = render_backtest(backtests[key], commit)
         elif kind == "smooth" and any(k.startswith(key + "_") for k in backtests):
             contents[name] = render_smooth_comparison(key, backtests, commit)
+        elif kind == "calibration" and key in backtests:
+            contents[name] = render_calibration(backtests[key], commit)
     return contents
 
 

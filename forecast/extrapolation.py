@@ -40,6 +40,17 @@ def extrapolation_distance(log10_flops: Any, log10_flops_max: Any) -> np.ndarray
     return _distance_core(x, x_max)
 
 
+def discrepancy_scale(distance: Any, delta: float, token_delta: float = 0.0) -> np.ndarray:
+    """Standard deviation (per-example spreads) of the link discrepancy at each target, shape (n,).
+
+    ``distance``: (2, n), decades of compute and decades of tokens per parameter beyond the training
+    range; ``delta`` / ``token_delta``: spreads per decade of each. The two parts are independent
+    normal shifts, so their scales add in quadrature: ``sqrt((delta d_c)^2 + (token_delta d_t)^2)``.
+    """
+    d = np.asarray(distance, dtype=float)
+    return np.hypot(delta * d[0], token_delta * d[1])
+
+
 def _distance_core(x: np.ndarray, x_max: np.ndarray) -> np.ndarray:
     return np.maximum(x - x_max, 0.0)
 

@@ -20,9 +20,9 @@ from scipy import special, stats
 from forecast.compute import log10_size_on_path, log10_training_flops
 from forecast.direction import Direction, trend_direction
 from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, design_from_selected,
-                             largest_compute_by_family, row_sizes, select_rows)
+                             largest_compute_by_family, model_sizes, row_sizes, select_rows)
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
-from forecast.extrapolation import extrapolation_distance
+from forecast.extrapolation import discrepancy_scale, extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
 from forecast.surrogate import choice_from_rows, resolve_smooth
 from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
@@ -123,25 +123,28 @@ class EmergenceForecaster:
         )
 
     def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None,
-                         link_discrepancy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                         link_discrepancy: float = 0.0, token_discrepancy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Posterior predictive draws for target models: (success (S, n), smooth in metric units (S, n)).
 
         ``targets`` columns: ``task``, ``params`` and ``tokens`` or ``compute_flops``. Includes the
         model-to-model noise of the smooth metric and the success noise (Beta, or Binomial when the
         target has ``n_examples``), so intervals are for an observed result, not a mean.
-        ``link_discrepancy`` (delta, per-example spreads per decade of compute, >= 0): the link's
-        argument gets ``delta * distance * Normal(0, 1)`` with ``distance`` the decades of compute
-        beyond the largest training model (``forecast.extrapolation``); 0 adds nothing.
+        ``link_discrepancy`` (delta_c, per-example spreads per decade of compute, >= 0) and
+        ``token_discrepancy`` (delta_t, spreads per decade of tokens per parameter, >= 0): the link's
+        argument gets ``sqrt((delta_c d_c)^2 + (delta_t d_t)^2) * Normal(0, 1)`` with ``d_c`` the decades
+        of compute beyond the largest training model and ``d_t`` the decades of tokens per parameter
+        beyond the longest-trained training run of the family (``forecast.extrapolation``); 0 adds nothing.
         """
-        if not (np.isfinite(link_discrepancy) and link_discrepancy >= 0):
-            raise ValueError(f"link_discrepancy must be a finite number >= 0, got {link_discrepancy!r}")
+        for name, value in (("link_discrepancy", link_discrepancy), ("token_discrepancy", token_discrepancy)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         seed = self.config.seed if seed is None else seed
         rng = np.random.default_rng(seed)
         task_idx, k, smooth, distance = self._link_inputs(targets, rng)
         shift = None
-        if link_discrepancy > 0:  # its own stream: draws inside the training range stay exactly as without it
+        if link_discrepancy > 0 or token_discrepancy > 0:  # its own stream: draws inside the range stay as without it
             eps = np.random.default_rng([seed, 1]).standard_normal(smooth.shape)
-            shift = link_discrepancy * distance[None, :] * eps
+            shift = discrepancy_scale(distance, link_discrepancy, token_discrepancy)[None, :] * eps
         mean = self._link_mean(task_idx, smooth, shift)
         success = self._success_noise(mean, task_idx, targets, rng)
         return success, self.design.unstandardise(smooth, k)
@@ -155,7 +158,8 @@ class EmergenceForecaster:
 
     def _link_inputs(self, targets: pd.DataFrame, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(task index (n,), series index (n,), standardised smooth draws with noise (S, n),
-        extrapolation distance in decades of compute (n,)) for the target rows."""
+        extrapolation distances (2, n): decades of compute, decades of tokens per parameter) for the
+        target rows."""
         d = self.design
         task_idx, log10_params, log10_tokens = _target_arrays(targets, d)
         k = d.task_series[task_idx]
@@ -165,10 +169,29 @@ class EmergenceForecaster:
 
     def target_distance(self, targets: pd.DataFrame) -> np.ndarray:
         """Decades of compute (n,) each target lies beyond the largest training model of its family."""
-        return self._distance(*_target_arrays(targets, self.design))
+        return self._distance(*_target_arrays(targets, self.design))[0]
+
+    def target_token_distance(self, targets: pd.DataFrame) -> np.ndarray:
+        """Decades of tokens per parameter (n,) each target lies beyond the longest-trained training run
+        of its family."""
+        return self._distance(*_target_arrays(targets, self.design))[1]
 
     def _distance(self, task_idx: np.ndarray, log10_params: np.ndarray, log10_tokens: np.ndarray) -> np.ndarray:
-        return extrapolation_distance(log10_training_flops(log10_params, log10_tokens), self.largest_log10_flops()[task_idx])
+        """(2, n): decades of compute and decades of tokens per parameter beyond the training range."""
+        compute = extrapolation_distance(log10_training_flops(log10_params, log10_tokens),
+                                         self.largest_log10_flops()[task_idx])
+        tokens = extrapolation_distance(log10_tokens - log10_params, self.largest_log10_tokens_per_param()[task_idx])
+        return np.stack([compute, tokens])
+
+    def largest_log10_tokens_per_param(self) -> np.ndarray:
+        """Per task (T,): the largest log10 tokens per parameter of a training run of the task's family
+        (final checkpoints)."""
+        d = self.design
+        sizes = model_sizes(self.training_rows)
+        params, tokens, _ = row_sizes(sizes)
+        ratio = pd.Series(np.log10(tokens / params), index=sizes["family"].astype(str).to_numpy())
+        largest = ratio.groupby(level=0).max().reindex(d.families).to_numpy(float)
+        return largest[d.task_family]
 
     def largest_log10_flops(self) -> np.ndarray:
         """Per task (T,): log10 FLOPs of the largest training model of the task's family."""
@@ -176,20 +199,24 @@ class EmergenceForecaster:
         largest = largest_compute_by_family(self.training_rows).reindex(d.families).to_numpy(float)
         return np.log10(largest)[d.task_family]
 
-    def heldout_success_lpd(self, targets: pd.DataFrame, deltas: np.ndarray, seed: int | None = None) -> np.ndarray:
+    def heldout_success_lpd(self, targets: pd.DataFrame, deltas: np.ndarray, seed: int | None = None,
+                            token_deltas: np.ndarray | None = None) -> np.ndarray:
         """Log predictive density of ``targets["observed"]`` under each link discrepancy, (len(deltas), n).
 
         ``log mean_s p(observed | draw s, delta)`` with the same success noise as
         :meth:`predictive_draws` (Beta, or Binomial where ``n_examples`` is known) and common random
-        numbers across ``deltas``, so the curve over delta is smooth. Nats.
+        numbers across ``deltas``, so the curve over delta is smooth. ``token_deltas`` (same length as
+        ``deltas``, default zeros): the token discrepancy paired with each delta. Nats.
         """
         rng = np.random.default_rng(self.config.seed if seed is None else seed)
         task_idx, _, smooth, distance = self._link_inputs(targets, rng)
         eps = rng.standard_normal(smooth.shape)
         observed = pd.to_numeric(targets["observed"], errors="coerce").to_numpy(float)
+        deltas = np.asarray(deltas, dtype=float)
+        token_deltas = np.zeros_like(deltas) if token_deltas is None else np.asarray(token_deltas, dtype=float)
         out = np.empty((len(deltas), len(targets)))
-        for j, delta in enumerate(np.asarray(deltas, dtype=float)):
-            mean = self._link_mean(task_idx, smooth, delta * distance[None, :] * eps)
+        for j, (delta, delta_t) in enumerate(zip(deltas, token_deltas)):
+            mean = self._link_mean(task_idx, smooth, discrepancy_scale(distance, delta, delta_t)[None, :] * eps)
             logpdf = self._success_logpdf(mean, task_idx, targets, observed)
             out[j] = special.logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
         return out

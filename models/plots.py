@@ -549,3 +549,53 @@ def _pit(ax, counts: np.ndarray, coverage: Mapping[str, float]) -> None:
     ax.set_ylabel("density (1 = uniform)")
     ax.set_title("PIT histogram of numeric forecasts", loc="left")
     ax.legend(loc="upper center", frameon=False)
+
+
+# ------------------------------------------------------------------------------ backtest PIT
+def backtest_pit_plot(calibration: Sequence[Mapping[str, Any]], fmt: str = "png") -> bytes:
+    """`backtest_pit_figure` as PNG or SVG bytes (`fmt`)."""
+    _check_format(fmt)
+    return _bytes(backtest_pit_figure(calibration), fmt)
+
+
+def backtest_pit_figure(calibration: Sequence[Mapping[str, Any]]):
+    """PIT histograms of a backtest (summary.json's ``calibration`` records: cut, method, ratio_bin,
+    n, coverage_50, coverage_90, pit_histogram): one panel per cut x method, one step line per
+    extrapolation bin (density, so a calibrated forecaster is flat at 1; ``all`` in black), the
+    50%/90% coverage of each bin in the legend."""
+    records = list(calibration)
+    for i, r in enumerate(records):
+        _check_pit(r.get("pit_histogram", []))
+        if not all(k in r for k in ("cut", "method", "ratio_bin", "n")):
+            raise ValueError(f"calibration record {i} needs cut, method, ratio_bin and n")
+    return _drawn(_draw_backtest_pit, records)
+
+
+def _draw_backtest_pit(records: list[Mapping[str, Any]]):
+    from matplotlib.figure import Figure
+
+    cuts = list(dict.fromkeys(str(r["cut"]) for r in records)) or [""]
+    methods = list(dict.fromkeys(str(r["method"]) for r in records)) or [""]
+    figure = Figure(figsize=(min(3.2 * len(methods), 30), min(2.8 * len(cuts), 30)), layout="constrained")
+    axes = figure.subplots(len(cuts), len(methods), squeeze=False)
+    for (i, cut), (j, method) in ((a, b) for a in enumerate(cuts) for b in enumerate(methods)):
+        ax = axes[i][j]
+        ax.axhline(1.0, color="0.6", linestyle="--", linewidth=0.8, gid="pit-uniform")
+        for r in (r for r in records if str(r["cut"]) == cut and str(r["method"]) == method):
+            counts = np.asarray(r["pit_histogram"], dtype=float)
+            if counts.sum() == 0:
+                continue
+            density = counts / counts.sum() * len(counts)
+            edges = np.linspace(0.0, 1.0, len(counts) + 1)
+            is_all = r["ratio_bin"] == "all"
+            cov = "" if r.get("coverage_50") is None else \
+                f" {100 * r['coverage_50']:.0f}%/{100 * r['coverage_90']:.0f}%"
+            ax.stairs(density, edges, color="black" if is_all else None, linewidth=1.6 if is_all else 1.0,
+                      label=f"{r['ratio_bin']} (n={r['n']}){cov}")
+        ax.set_title(f"{cut} {method}".strip(), fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("PIT")
+        if j == 0:
+            ax.set_ylabel("density")
+        ax.legend(loc="upper center", fontsize=6, frameon=False, title="bin (n) 50%/90% cov.", title_fontsize=6)
+    return figure

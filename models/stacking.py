@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes
+from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes, row_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from forecast.surrogate import resolve_smooth
 from models.config import FitConfig
@@ -127,7 +127,11 @@ class LeaveLargestOutCheck:
     standardised units); ``weights``: their stacking weights; ``link_discrepancy``: delta (spreads
     per decade of compute) maximising the mixture's held-out success density; ``success_lpd_gain``:
     how much that raised it over delta = 0 (nats); ``max_distance``: the farthest held-out model's
-    decades of compute beyond the refit's training range.
+    decades of compute beyond the refit's training range. The ``token_*`` fields describe the second
+    refit, without each family's longest-trained runs (:func:`leave_longest_out_split`): the token
+    discrepancy (spreads per decade of tokens per parameter) that maximises those runs' held-out
+    success density given ``link_discrepancy``, its gain, the held-out models and their farthest
+    distance in decades of tokens per parameter; ``token_note`` says where it came from otherwise.
     """
 
     heldout_models: list[str]
@@ -138,6 +142,11 @@ class LeaveLargestOutCheck:
     link_discrepancy: float
     success_lpd_gain: float
     max_distance: float
+    token_discrepancy: float = 0.0
+    token_heldout_models: list[str] | None = None
+    token_success_lpd_gain: float = 0.0
+    max_token_distance: float = 0.0
+    token_note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,6 +162,33 @@ def leave_largest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     if (sizes.groupby("family")["params"].nunique() < MIN_SIZES_FOR_CHECK).any() or (kept_runs < MIN_RUNS_FOR_CHECK).any():
         return None
     held = pd.MultiIndex.from_frame(sizes.loc[largest, MODEL_KEY])
+    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
+    keep_final = is_final_checkpoint(rows).to_numpy()
+    return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
+
+
+MIN_LENGTHS_FOR_TOKEN_CHECK = 2
+"""Distinct training lengths (tokens per parameter, 2 significant digits) a family needs for the
+leave-longest-out check: one or more stay to fit, the longest is predicted."""
+
+
+def leave_longest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(rows without each family's longest-trained runs, those runs' final-checkpoint rows), or None
+    when a family has fewer than :data:`MIN_LENGTHS_FOR_TOKEN_CHECK` distinct tokens-per-parameter
+    ratios or would keep fewer than :data:`MIN_RUNS_FOR_CHECK` runs, or fewer than 2 sizes."""
+    sizes = model_sizes(rows)
+    params, tokens, _ = row_sizes(sizes)
+    ratio = pd.Series(np.round(np.log10(tokens / params), 2), index=sizes.index)
+    if not np.all(np.isfinite(ratio)):
+        return None
+    longest = ratio == ratio.groupby(sizes["family"]).transform("max")
+    kept = sizes[~longest]
+    kept_runs = kept.groupby("family").size().reindex(sizes["family"].unique(), fill_value=0)
+    kept_sizes = kept.groupby("family")["params"].nunique().reindex(sizes["family"].unique(), fill_value=0)
+    if (ratio.groupby(sizes["family"]).nunique() < MIN_LENGTHS_FOR_TOKEN_CHECK).any() \
+            or (kept_runs < MIN_RUNS_FOR_CHECK).any() or (kept_sizes < 2).any():
+        return None
+    held = pd.MultiIndex.from_frame(sizes.loc[longest, MODEL_KEY])
     is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
     keep_final = is_final_checkpoint(rows).to_numpy()
     return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
@@ -178,40 +214,89 @@ def heldout_smooth_lpd(forecaster: EmergenceForecaster, targets: pd.DataFrame, h
     return special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
 
 
+def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, what: str, progress: bool,
+           **fit_kwargs) -> dict[str, EmergenceForecaster]:
+    """Every form refitted on ``reduced`` (the rows without some held-out models)."""
+    refits = {}
+    for form, component in components.items():
+        if progress:
+            print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
+        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins,
+                                                                 **fit_kwargs)
+    return refits
+
+
+def _mixture_lpd(refits: dict[str, EmergenceForecaster], targets: pd.DataFrame, log_w: np.ndarray,
+                 deltas: np.ndarray, token_deltas: np.ndarray | None = None) -> np.ndarray:
+    """The weighted mixture's held-out success log density (len(deltas), n) over a discrepancy grid."""
+    per_form = np.stack([f.heldout_success_lpd(targets, deltas, token_deltas=token_deltas) for f in refits.values()])
+    return special.logsumexp(per_form + log_w[:, None, None], axis=0)
+
+
 def leave_largest_out_check(components: dict[str, EmergenceForecaster], progress: bool = False,
                             **fit_kwargs) -> LeaveLargestOutCheck | None:
     """Refit every form without each family's largest models; weigh the forms by stacking their
     held-out smooth densities and estimate the link discrepancy from the held-out success results.
-    None when :func:`leave_largest_out_split` cannot split the training rows."""
+    Then (when :func:`leave_longest_out_split` can split) refit without each family's longest-trained
+    runs: their smooth densities join the stacking, and their success results give the token
+    discrepancy (given the compute one). None when :func:`leave_largest_out_split` cannot split the
+    training rows."""
     first = next(iter(components.values()))
-    split = leave_largest_out_split(first.training_rows)
+    largest = _split_and_refit(components, leave_largest_out_split(first.training_rows), "leave-largest-out check",
+                               "largest models", progress, **fit_kwargs)
+    if largest is None:
+        return None
+    refits, targets, smooth_lpd, heldout_models = largest
+    token = _split_and_refit(components, leave_longest_out_split(first.training_rows), "leave-longest-out check",
+                             "longest-trained runs", progress, **fit_kwargs)
+    all_smooth = smooth_lpd if token is None else np.vstack([smooth_lpd, token[2]])
+    weights = stacking_weights(all_smooth) if all_smooth.shape[0] else np.full(len(refits), 1.0 / len(refits))
+    log_w = np.log(np.maximum(weights, 1e-300))
+    mixture = _mixture_lpd(refits, targets, log_w, DISCREPANCY_GRID)  # (grid, n)
+    delta = link_discrepancy_mle(mixture)
+    total = mixture.sum(axis=1)
+    distance = float(np.max(next(iter(refits.values())).target_distance(targets)))  # the refits share their rows
+    check = LeaveLargestOutCheck(
+        heldout_models=heldout_models, n_smooth_points=int(all_smooth.shape[0]),
+        n_success_points=len(targets), smooth_lpd=dict(zip(refits, all_smooth.sum(axis=0).tolist())),
+        weights=dict(zip(refits, weights.tolist())), link_discrepancy=delta,
+        success_lpd_gain=float(total[list(DISCREPANCY_GRID).index(delta)] - total[0]), max_distance=distance,
+    )
+    if token is None:
+        check.token_discrepancy = delta
+        check.token_note = ("no leave-longest-out check (a family has a single training length, or too few runs "
+                            "would stay): the token discrepancy is taken equal to the compute one")
+        return check
+    token_refits, token_targets, _, token_models = token
+    token_mixture = _mixture_lpd(token_refits, token_targets, log_w, np.full(DISCREPANCY_GRID.shape, delta),
+                                 DISCREPANCY_GRID)
+    check.token_discrepancy = link_discrepancy_mle(token_mixture)
+    token_total = token_mixture.sum(axis=1)
+    check.token_success_lpd_gain = float(token_total[list(DISCREPANCY_GRID).index(check.token_discrepancy)]
+                                         - token_total[0])
+    check.token_heldout_models = token_models
+    check.max_token_distance = float(np.max(next(iter(token_refits.values())).target_token_distance(token_targets)))
+    check.token_note = "leave_longest_out"
+    return check
+
+
+def _split_and_refit(components: dict[str, EmergenceForecaster], split: tuple[pd.DataFrame, pd.DataFrame] | None,
+                     check: str, held: str, progress: bool,
+                     **fit_kwargs) -> tuple[dict, pd.DataFrame, np.ndarray, list[str]] | None:
+    """(every form refitted on the split's kept rows, the held-out runs' success targets, their
+    smooth lpd (n_points, forms), held-out model names), or None when there is no split or nothing
+    to predict. ``check`` and ``held`` name the check and the held-out runs in the progress line."""
     if split is None:
         return None
     reduced, heldout = split
-    refits = {}
-    for form, component in components.items():
-        if progress:
-            print(f"leave-largest-out check: refitting {form} without {heldout['model'].nunique()} largest models",
-                  file=sys.stderr, flush=True)
-        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins,
-                                                                 **fit_kwargs)
+    first = next(iter(components.values()))
+    refits = _refit(components, reduced, f"{check} (without {heldout['model'].nunique()} {held})", progress,
+                    **fit_kwargs)
     targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
     if targets.empty:
         return None
     smooth_lpd = np.column_stack([heldout_smooth_lpd(f, targets, heldout) for f in refits.values()])
-    weights = stacking_weights(smooth_lpd) if smooth_lpd.shape[0] else np.full(len(refits), 1.0 / len(refits))
-    log_w = np.log(np.maximum(weights, 1e-300))
-    per_form = np.stack([f.heldout_success_lpd(targets, DISCREPANCY_GRID) for f in refits.values()])
-    mixture = special.logsumexp(per_form + log_w[:, None, None], axis=0)  # (grid, n)
-    delta = link_discrepancy_mle(mixture)
-    total = mixture.sum(axis=1)
-    distance = float(np.max(next(iter(refits.values())).target_distance(targets)))  # the refits share their rows
-    return LeaveLargestOutCheck(
-        heldout_models=sorted(heldout["model"].astype(str).unique()), n_smooth_points=int(smooth_lpd.shape[0]),
-        n_success_points=len(targets), smooth_lpd=dict(zip(refits, smooth_lpd.sum(axis=0).tolist())),
-        weights=dict(zip(refits, weights.tolist())), link_discrepancy=delta,
-        success_lpd_gain=float(total[list(DISCREPANCY_GRID).index(delta)] - total[0]), max_distance=distance,
-    )
+    return refits, targets, smooth_lpd, sorted(heldout["model"].astype(str).unique())
 
 
 class StackedForecaster:
@@ -230,6 +315,7 @@ class StackedForecaster:
         self.components: dict[str, EmergenceForecaster] = {}
         self.weights: dict[str, float] = {}
         self.link_discrepancy = 0.0  # delta: spreads per decade of compute beyond the training range
+        self.token_discrepancy = 0.0  # spreads per decade of tokens per parameter beyond the longest training run
         self.check: dict | None = None  # LeaveLargestOutCheck.to_dict() of the weights, when it ran
         self.comparison: pd.DataFrame | None = None  # compare_forms() when weighted by LOO; None after load
         self.notes: list[str] = []
@@ -260,12 +346,16 @@ class StackedForecaster:
     def _weigh(self, progress: bool = False, **fit_kwargs) -> None:
         """Weights by the configured weighting; leave-largest-out falls back to LOO when it cannot run."""
         self.comparison, self.check, self.link_discrepancy, self.notes = None, None, 0.0, []
+        self.token_discrepancy = 0.0
         if self.weighting == "leave_largest_out":
             check = leave_largest_out_check(self.components, progress, **fit_kwargs)
             if check is not None:
                 self.check = check.to_dict()
                 self.weights = {form: float(check.weights[form]) for form in self.forms}
                 self.link_discrepancy = check.link_discrepancy
+                self.token_discrepancy = check.token_discrepancy
+                if check.token_note != "leave_longest_out":
+                    self.notes.append(check.token_note)
                 return
             self.notes.append(f"leave-largest-out weights need {MIN_SIZES_FOR_CHECK} model sizes in every family "
                               f"and {MIN_RUNS_FOR_CHECK} runs below the largest; fell back to PSIS-LOO weights "
@@ -338,7 +428,8 @@ class StackedForecaster:
     def predictive_draws(self, targets: pd.DataFrame, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mixture posterior predictive: (success (S, n), smooth in metric units (S, n)); beyond the
         training range each form's link is widened by :attr:`link_discrepancy`."""
-        draws = [self.components[f].predictive_draws(targets, seed, self.link_discrepancy) for f in self.forms]
+        draws = [self.components[f].predictive_draws(targets, seed, self.link_discrepancy, self.token_discrepancy)
+                 for f in self.forms]
         return self._mix([s for s, _ in draws], seed), self._mix([m for _, m in draws], seed)
 
     def predict(self, targets: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
@@ -382,7 +473,8 @@ class StackedForecaster:
     def stack_description(self) -> dict:
         """What the saved file's :data:`STACK_ATTR` holds: forms, weights, weighting, discrepancy, check, notes."""
         return {"format": STACK_FORMAT, "forms": list(self.forms), "weights": self.weights,
-                "weighting": self.weighting, "link_discrepancy": self.link_discrepancy, "check": self.check,
+                "weighting": self.weighting, "link_discrepancy": self.link_discrepancy,
+                "token_discrepancy": self.token_discrepancy, "check": self.check,
                 "notes": self.notes, "diagnostics": {f: c.diagnostics.to_dict() if c.diagnostics else {}
                                                      for f, c in self.components.items()}}
 
@@ -429,6 +521,7 @@ class StackedForecaster:
         self = cls(config, tuple(stack["forms"]), stack["weighting"])
         self.weights = {k: float(v) for k, v in stack["weights"].items()}
         self.link_discrepancy = float(stack["link_discrepancy"])
+        self.token_discrepancy = float(stack.get("token_discrepancy", 0.0))
         self.check, self.notes = stack.get("check"), list(stack.get("notes") or [])
         for form in self.forms:
             parts = {}

@@ -122,7 +122,10 @@ def test_stacked_method_reports_weights_and_is_scored_like_the_others(sim_result
     assert stacked["link_discrepancy"] == check["link_discrepancy"] and stacked["link_discrepancy"] in DISCREPANCY_GRID
     assert stacked["loo"] == []  # PSIS-LOO only when the check cannot run
     assert format_weights(sim_result).endswith(
-        f"(leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade)")
+        f"(leave_largest_out; link discrepancy {stacked['link_discrepancy']:.2f} spreads/decade, "
+        f"{stacked['token_discrepancy']:.2f} per decade of tokens/param)")
+    assert check["token_note"] == "leave_longest_out" and check["max_token_distance"] > 0  # 1x, 4x, 16x: 16x held out
+    assert stacked["token_discrepancy"] == check["token_discrepancy"] in DISCREPANCY_GRID
     own = sim_result.predictions[sim_result.predictions["method"] == "hierarchical_stacked"]
     single = sim_result.predictions[sim_result.predictions["method"] == "hierarchical"]
     assert list(own["model"] + own["task"]) == list(single["model"] + single["task"])
@@ -146,7 +149,7 @@ def recording_forecaster(seen: dict[str, pd.DataFrame], prefix: str, draws: int)
             self.training_rows = rows
             return self
 
-        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0):
+        def predictive_draws(self, targets, seed=None, link_discrepancy=0.0, token_discrepancy=0.0):
             seen["targets"] = targets.copy()
             return np.full((draws, len(targets)), 0.5), np.ones((draws, len(targets)))
 
@@ -259,7 +262,7 @@ def test_every_scenario_reports_jump_discrimination(sim_table, sim_result) -> No
 
 def test_write_and_markdown_table(sim_result, tmp_path) -> None:
     paths = sim_result.write(tmp_path / "out")
-    assert [p.name for p in paths] == ["predictions.csv", "summary.csv", "summary.json", "diagnostics.json"]
+    assert [p.name for p in paths] == ["predictions.csv", "summary.csv", "summary.json", "diagnostics.json", "pit.png"]
     assert len(pd.read_csv(paths[0])) == len(sim_result.predictions)
     meta = json.loads(paths[2].read_text())
     assert meta["cut"]["train_max_params"] == SIM_CUT and len(meta["summary"]) == len(sim_result.summary)

@@ -68,6 +68,9 @@ def _cases() -> list[tuple[str, list[str], str]]:
     add("backtest", ["backtest", "--data", EVAL, "--out", TARGETS], TARGETS)
     add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--draws", "-5"], "--draws")
     add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--smooth", "no_such_metric"], "--smooth")
+    add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--scenario", "bogus"], "--scenario")
+    add("backtest", ["backtest", "--data", EVAL, "--out", "bt", "--scenario", "tokens", "--train-max-params", "1e9"],
+        "--scenario tokens")
 
     for command in ("olmo", "pythia"):
         for bad in BAD_FILES:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.__main__ import git_commit, save_rows
-from docs.generate import block_names, generate, main, replace_blocks
+from docs.generate import block_names, generate, main, render_calibration, replace_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,7 +142,7 @@ def test_the_real_docs_blocks_are_well_formed() -> None:
         text = path.read_text()
         names = block_names(text)
         assert text.count("<!-- begin generated:") == len(names) == text.count("<!-- end generated -->"), path
-        assert all(name.split(":")[0] in ("bench", "backtest", "smooth") for name in names), path
+        assert all(name.split(":")[0] in ("bench", "backtest", "smooth", "calibration") for name in names), path
 
 
 def test_smooth_block_compares_the_choices(tmp_path) -> None:
@@ -163,3 +163,14 @@ def test_smooth_block_compares_the_choices(tmp_path) -> None:
     text = render_smooth_comparison("x", dirs, "abc1234")
     assert "| params<=1B | all | hierarchical | auto | 4 | 1.00 | 2.00 |" in text
     assert "| params<=1B | 3-10x | hierarchical | bpb | 2 |" in text and "- params<=1B: bpb for t" in text
+
+
+def test_calibration_block_lists_coverage_and_pit_per_bin(tmp_path) -> None:
+    out = _backtest_dir(tmp_path / "bt")
+    meta = json.loads((out / "summary.json").read_text())
+    meta["calibration"] = [{"cut": "params<=760M", "method": "hierarchical", "ratio_bin": "1-3x", "n": 4,
+                            "coverage_50": 0.5, "coverage_90": 0.75, "pit_histogram": [0, 1, 0, 0, 1, 1, 0, 0, 0, 1]}]
+    (out / "summary.json").write_text(json.dumps(meta))
+    body = render_calibration(out, "c0ffee1")
+    assert "at commit c0ffee1._" in body
+    assert "| params<=760M | hierarchical | 1-3x | 4 | 50% | 75% | 0 1 0 0 1 1 0 0 0 1 |" in body

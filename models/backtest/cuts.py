@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.design import MODEL_KEY, is_final_checkpoint, largest_compute_by_family, model_sizes, select_rows
+from forecast.design import (MODEL_KEY, is_final_checkpoint, largest_compute_by_family, model_sizes, row_sizes,
+                             select_rows)
 from models.config import FitConfig
 
 RATIO_BIN_EDGES: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, math.inf)
@@ -74,13 +75,18 @@ def _si(value: float) -> str:
 
 def split_by_size(
     rows: pd.DataFrame, train_max_params: float | None = None, train_max_flops: float | None = None,
-    heldout_above: float | None = None,
+    heldout_above: float | None = None, heldout_at_most: float | None = None,
+    train_multiples: tuple[float, float] | None = None, heldout_multiples: tuple[float, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training rows, held-out rows): a *model* trains when its final params (or compute) is <= the cut.
 
     Every row of a training model is kept (its intermediate checkpoints included, if any); held-out
     rows are final checkpoints only. ``heldout_above`` (same unit as the cut, >= it) holds out only
-    models above it: models between the cut and ``heldout_above`` are neither trained on nor predicted.
+    models above it: models between the cut and ``heldout_above`` are neither trained on nor predicted;
+    ``heldout_at_most`` (same unit) holds out only models at or below it. ``train_multiples`` /
+    ``heldout_multiples`` ((low, high), inclusive, in Chinchilla multiples: tokens / (20 params))
+    restrict the training / held-out models to those training lengths; a run at or below the cut
+    that ``train_multiples`` leaves out is held out (when its length is in ``heldout_multiples``).
     """
     if (train_max_params is None) == (train_max_flops is None):
         raise ValueError("give exactly one of train_max_params or train_max_flops")
@@ -94,9 +100,33 @@ def split_by_size(
     key = pd.MultiIndex.from_frame(rows[MODEL_KEY])
     size_of = pd.Series(values, index=pd.MultiIndex.from_frame(sizes[MODEL_KEY]))
     row_size = size_of.reindex(key).to_numpy(float)
-    train = row_size <= cut.value
-    heldout = (row_size > (cut.value if heldout_above is None else heldout_above)) & is_final_checkpoint(rows).to_numpy()
+    multiple_of = pd.Series(chinchilla_multiples(sizes), index=size_of.index)
+    row_multiple = multiple_of.reindex(key).to_numpy(float)
+    below = row_size <= cut.value
+    train = below if train_multiples is None else below & _within(row_multiple, train_multiples)
+    heldout = row_size > (cut.value if heldout_above is None else heldout_above)
+    if heldout_at_most is not None:
+        heldout &= row_size <= heldout_at_most
+    heldout |= below & ~train  # runs of training sizes left out by their length
+    if heldout_multiples is not None:
+        heldout &= _within(row_multiple, heldout_multiples)
+    heldout &= is_final_checkpoint(rows).to_numpy()
     return rows[train].reset_index(drop=True), rows[heldout].reset_index(drop=True)
+
+
+CHINCHILLA_TOKENS_PER_PARAM = 20.0
+"""Tokens per parameter of a 1xC (Chinchilla-optimal) run, as the OLMo ladder names its runs."""
+
+
+def chinchilla_multiples(frame: pd.DataFrame) -> np.ndarray:
+    """Training length of each row in Chinchilla multiples, tokens / (20 params), shape (n,)."""
+    params, tokens, _ = row_sizes(frame)
+    return tokens / (CHINCHILLA_TOKENS_PER_PARAM * params)
+
+
+def _within(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    lo, hi = bounds
+    return (values >= lo) & (values <= hi)
 
 
 def extrapolation_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> np.ndarray:
@@ -107,10 +137,32 @@ def extrapolation_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> 
     return targets["compute_flops"].to_numpy(float) / reference
 
 
+def token_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> np.ndarray:
+    """Target tokens per parameter over the largest tokens per parameter of a training run of its
+    family (of all families if none), shape (n,): how far a token-extrapolation scenario reaches."""
+    sizes = model_sizes(training_rows)
+    largest = pd.Series(chinchilla_multiples(sizes), index=sizes["family"].astype(str).to_numpy()).groupby(level=0).max()
+    reference = targets["family"].astype(str).map(largest).fillna(float(largest.max())).to_numpy(float)
+    return chinchilla_multiples(targets) / reference
+
+
 def ratio_bin_labels(ratios: np.ndarray) -> np.ndarray:
     """Label of each extrapolation ratio's bin (``RATIO_BIN_EDGES``, right-closed)."""
     index = np.searchsorted(np.asarray(RATIO_BIN_EDGES[1:-1]), np.asarray(ratios, float), side="left")
     return np.asarray(RATIO_BINS, dtype=object)[index]
+
+
+def one_family_sizes(table: pd.DataFrame, config: FitConfig, what: str, hint: str = "") -> pd.DataFrame:
+    """:func:`model_sizes` of the config's selection of ``table``; ValueError naming ``what`` when the
+    selection spans several families."""
+    smooth = config.smooth_metric  # --smooth auto chooses per scenario; the cuts need only the runs' sizes
+    if smooth == "auto":
+        smooth = str(table.loc[table["kind"].astype(str) == "smooth", "metric"].iloc[0])
+    rows = select_rows(table, smooth, config.success_metric, config.tasks, config.families)
+    families = sorted(rows["family"].astype(str).unique())
+    if len(families) > 1:
+        raise ValueError(f"{what} needs one model family, the selection has {families}: choose one (--family){hint}")
+    return model_sizes(rows)
 
 
 def default_cuts(table: pd.DataFrame, config: FitConfig) -> list[Cut]:
@@ -124,15 +176,7 @@ def default_cuts(table: pd.DataFrame, config: FitConfig) -> list[Cut]:
     the longest extrapolation inside the window. Largest cut first.
     Raises ValueError when the selection spans several families or no cut qualifies.
     """
-    smooth = config.smooth_metric  # --smooth auto chooses per scenario; the cuts need only the runs' sizes
-    if smooth == "auto":
-        smooth = str(table.loc[table["kind"].astype(str) == "smooth", "metric"].iloc[0])
-    rows = select_rows(table, smooth, config.success_metric, config.tasks, config.families)
-    families = sorted(rows["family"].astype(str).unique())
-    if len(families) > 1:
-        raise ValueError(f"the default backtest suite needs one model family, the selection has {families}: "
-                         "choose one (--family) or give the cut (--train-max-params)")
-    sizes = model_sizes(rows)
+    sizes = one_family_sizes(table, config, "the default backtest suite", " or give the cut (--train-max-params)")
     params = pd.to_numeric(sizes["params"], errors="coerce").to_numpy(float)
     flops = pd.to_numeric(sizes["compute_flops"], errors="coerce").to_numpy(float)
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(flops))):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.scoring import crps_ensemble, interval_coverage
+from forecast.scoring import crps_ensemble, interval_coverage, numeric_calibration
 from models.backtest.cuts import RATIO_BIN_EDGES, RATIO_BINS, ratio_bin_labels
 
 METHODS: tuple[str, ...] = ("hierarchical", "hierarchical_stacked", "B1_logistic", "B2_two_step")
@@ -31,7 +31,7 @@ ALL_BIN = "all"
 PREDICTION_COLUMNS: tuple[str, ...] = (
     "method", "family", "model", "task", "params", "tokens", "log10_flops", "extrapolation_ratio",
     "ratio_bin", "observed", "median", "q05", "q25", "q75", "q95", "abs_error_points", "crps",
-    "covered_50", "covered_90", "width_50", "width_90", "cut",
+    "covered_50", "covered_90", "width_50", "width_90", "pit", "cut",
 )
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "method", "ratio_bin", "n", "mae_points", "crps_points", "coverage_50", "coverage_90",
@@ -49,7 +49,8 @@ class BacktestResult:
     the config links on all checkpoints). ``reach``: the largest extrapolation ratio of the scenario.
     ``stacking_weights``: trend form -> weight, when ``hierarchical_stacked`` ran. ``shuffle``: the
     shuffle test's result when asked for; ``discrimination``: each method's jump discrimination
-    (both from :mod:`models.backtest.shuffle`).
+    (both from :mod:`models.backtest.shuffle`). ``ratio_by``: what the extrapolation ratio (and its
+    bins) measures, ``compute`` or ``tokens`` (tokens per parameter, the token scenarios).
     """
 
     predictions: pd.DataFrame
@@ -66,10 +67,12 @@ class BacktestResult:
     shuffle: dict | None = None
     discrimination: list[dict] = field(default_factory=list)
     smooth_choice: dict | None = None
+    ratio_by: str = "compute"
 
     def meta(self) -> dict:
         """The scenario's description (no scores), as JSON-able data."""
-        return {"label": self.label, "cut": self.cut, "reach": self.reach, "training_models": self.training_models,
+        return {"label": self.label, "cut": self.cut, "reach": self.reach, "ratio_by": self.ratio_by,
+                "training_models": self.training_models,
                 "heldout_models": self.heldout_models, "stacking_weights": self.stacking_weights,
                 "jump_discrimination": self.discrimination, "shuffle_test": self.shuffle, "notes": self.notes,
                 "smooth_choice": self.smooth_choice}
@@ -99,7 +102,8 @@ class BacktestSuite:
         return [n if single else f"{s.label}: {n}" for s in self.scenarios for n in s.notes]
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write predictions.csv, summary.csv, summary.json and diagnostics.json into ``out_dir``.
+        """Write predictions.csv, summary.csv, summary.json, diagnostics.json and pit.png (the PIT
+        histograms, :func:`models.plots.backtest_pit_figure`) into ``out_dir``.
 
         The CSVs hold every scenario (column ``cut``). summary.json lists the scenarios under
         ``scenarios``; with a single scenario it also carries its ``cut``, ``training_models`` and
@@ -123,12 +127,21 @@ class BacktestSuite:
                            "reach": "compute of the largest held-out run / largest training run",
                            "jump_discrimination": "Spearman and AUC (jump > 10 points) of predicted vs actual "
                                                   "jump over the largest training run's success",
-                           "shuffle_test": "CRPS and MAE ratios, smooth series shuffled across tasks / real"},
-                 "summary": records(self.summary), "notes": self.notes}
+                           "shuffle_test": "CRPS and MAE ratios, smooth series shuffled across tasks / real",
+                           "calibration": f"per cut x method x extrapolation bin: coverage of the central 50%/90% "
+                                          f"intervals from the PIT, and the PIT histogram (counts in {PIT_BINS} "
+                                          "equal bins of [0, 1]; flat when calibrated, U-shaped when too narrow, "
+                                          "piled at 1 when the results lie above the forecasts)"},
+                 "summary": records(self.summary), "calibration": calibration_records(self.predictions),
+                 "notes": self.notes}
         paths[2].write_text(json.dumps(meta, indent=2, default=_json_default))
         diagnostics = self.scenarios[0].diagnostics if len(self.scenarios) == 1 else \
             {s.label: s.diagnostics for s in self.scenarios}
         paths[3].write_text(json.dumps(diagnostics, indent=2, default=_json_default))
+        from models.plots import backtest_pit_plot
+
+        paths.append(out / "pit.png")
+        paths[4].write_bytes(backtest_pit_plot(meta["calibration"]))
         return paths
 
 
@@ -162,8 +175,38 @@ def score_samples(method: str, targets: pd.DataFrame, samples: np.ndarray, ratio
         "covered_90": interval_coverage(observed, q05, q95),
         "width_50": q75 - q25,
         "width_90": q95 - q05,
+        "pit": ensemble_pit(observed, draws),
         "cut": cut,
     })[list(PREDICTION_COLUMNS)]
+
+
+def ensemble_pit(observed: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Probability integral transform of each observation under its draws (n,): the share of draws
+    below it, ties counted half (uniform on [0, 1] for a calibrated forecaster)."""
+    y = np.asarray(observed, dtype=float)[:, None]
+    return ((draws < y).sum(axis=1) + 0.5 * (draws == y).sum(axis=1)) / draws.shape[1]
+
+
+PIT_BINS = 10
+"""Equal-width bins of the PIT histograms in summary.json's ``calibration``."""
+
+
+def calibration_records(predictions: pd.DataFrame) -> list[dict]:
+    """Per cut x method x extrapolation bin (and ``all``): n, 50%/90% coverage and the PIT histogram
+    (counts in :data:`PIT_BINS` equal bins of [0, 1]; flat when calibrated), from the ``pit`` column."""
+    out = []
+    frame = predictions if "cut" in predictions.columns else predictions.assign(cut="")
+    for cut in pd.unique(frame["cut"]):
+        scenario = frame[frame["cut"] == cut]
+        present = set(scenario["method"])
+        for method in [m for m in METHODS if m in present] + sorted(present - set(METHODS)):
+            own = scenario[scenario["method"] == method]
+            for label in (ALL_BIN, *RATIO_BINS):
+                rows = own if label == ALL_BIN else own[own["ratio_bin"] == label]
+                if len(rows):
+                    out.append({"cut": cut, "method": method, "ratio_bin": label}
+                               | numeric_calibration(rows["pit"].to_numpy(float), PIT_BINS))
+    return out
 
 
 def summarize(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -227,8 +270,9 @@ def format_weights(result: BacktestResult) -> str:
     stacked = result.diagnostics.get("hierarchical_stacked", {})
     if "weighting" not in stacked:
         return weights
+    token = stacked.get("token_discrepancy")
     return (f"{weights} ({stacked['weighting']}; link discrepancy {stacked['link_discrepancy']:.2f} "
-            "spreads/decade)")
+            "spreads/decade" + (f", {token:.2f} per decade of tokens/param)" if token is not None else ")"))
 
 
 def weights_line(weights: dict[str, float]) -> str:

@@ -7,6 +7,7 @@ largest cut.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,8 @@ from forecast.baselines import BaselineFit, fit_success_logistic, fit_two_step
 from forecast.design import MODEL_KEY, heldout_targets, model_sizes, select_rows
 from forecast.surrogate import AUTO_SMOOTH, apply_smooth_choice, resolve_smooth
 from models.backtest.shuffle import jump_discrimination, shuffle_test
-from models.backtest.cuts import Cut, default_cuts, extrapolation_ratios, split_by_size
+from models.backtest.cuts import (Cut, chinchilla_multiples, default_cuts, extrapolation_ratios, one_family_sizes,
+                                  split_by_size, token_ratios)
 from models.backtest.report import (METHODS, BacktestResult, BacktestSuite, records, score_samples, summarize,
                                     weights_line)
 from models.config import FitConfig
@@ -39,6 +41,10 @@ def run_backtest(
     heldout_above: float | None = None,
     label: str | None = None,
     shuffle_permutations: int = 0,
+    heldout_at_most: float | None = None,
+    train_multiples: tuple[float, float] | None = None,
+    heldout_multiples: tuple[float, float] | None = None,
+    ratio_by: str = "compute",
 ) -> BacktestResult:
     """Fit every method on the models at or below the cut and score its predictions of the rest.
 
@@ -49,8 +55,15 @@ def run_backtest(
     selects a subset of ``METHODS``. ``label`` names the scenario (default: the cut, e.g.
     ``params<=760M``). ``shuffle_permutations`` > 0 also runs the shuffle test
     (:mod:`models.backtest.shuffle`) with the single-form hierarchical model. Every scenario reports
-    each method's jump discrimination. Raises ValueError when nothing is held out or nothing trains.
+    each method's jump discrimination. ``heldout_at_most``, ``train_multiples`` and
+    ``heldout_multiples`` narrow the split further (:func:`models.backtest.cuts.split_by_size`; the
+    token-extrapolation scenarios). ``ratio_by``: the extrapolation ratio that bins the results,
+    ``compute`` (target compute over the largest training run's) or ``tokens`` (target tokens per
+    parameter over the longest-trained training run's). Raises ValueError when nothing is held out or
+    nothing trains.
     """
+    if ratio_by not in ("compute", "tokens"):
+        raise ValueError(f"ratio_by must be 'compute' or 'tokens', not {ratio_by!r}")
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
@@ -63,7 +76,8 @@ def run_backtest(
             table = apply_smooth_choice(table, choice.choice)
     selected = select_rows(table, config.smooth_metric, config.success_metric, config.tasks, config.families,
                            config.link_checkpoints, config.checkpoints_per_run)
-    training_rows, heldout_rows = split_by_size(selected, train_max_params, train_max_flops, heldout_above)
+    training_rows, heldout_rows = split_by_size(selected, train_max_params, train_max_flops, heldout_above,
+                                                heldout_at_most, train_multiples, heldout_multiples)
     label = label or Cut("params" if train_max_params is not None else "flops",
                          train_max_params if train_max_params is not None else train_max_flops).label
     trained_tasks = sorted(set(training_rows.loc[training_rows["metric"] != config.smooth_metric, "task"]))
@@ -74,7 +88,7 @@ def run_backtest(
     targets, family_notes = _drop_untrained_families(targets, training_rows)
     notes.extend(family_notes)
     _check_split(training_rows, targets)
-    ratios = extrapolation_ratios(targets, training_rows)
+    ratios = (extrapolation_ratios if ratio_by == "compute" else token_ratios)(targets, training_rows)
     context = _Context(training_rows, targets, config, n_boot, progress)
     scored, diagnostics = [], {}
     for method in [m for m in METHODS if m in methods]:
@@ -100,7 +114,7 @@ def run_backtest(
         cut={"train_max_params": train_max_params, "train_max_flops": train_max_flops},
         diagnostics=diagnostics, notes=notes, label=label, reach=float(np.max(ratios)),
         stacking_weights=weights, shuffle=shuffle,
-        discrimination=jump_discrimination(predictions, training_rows, config.smooth_metric),
+        discrimination=jump_discrimination(predictions, training_rows, config.smooth_metric), ratio_by=ratio_by,
         smooth_choice=choice.to_dict() if choice is not None else None,
     )
 
@@ -201,7 +215,8 @@ def _run_stacked(ctx: _Context) -> tuple[np.ndarray, dict]:
     report = stack.diagnostics.to_dict() if all(per_form.values()) else {}
     comparison = stack.comparison
     report |= {"weights": dict(stack.weights), "weighting": stack.weights_from, "forms": per_form,
-               "link_discrepancy": stack.link_discrepancy, "leave_largest_out": stack.check,
+               "link_discrepancy": stack.link_discrepancy, "token_discrepancy": stack.token_discrepancy,
+               "leave_largest_out": stack.check,
                "reused_fits": [form for form, (_, reused) in fitted.items() if reused],
                "loo": records(comparison.reset_index()) if comparison is not None else []}
     report["notes"] = list(report.get("warnings", [])) + stack.notes + _stacking_notes(stack.weights, comparison)
@@ -289,3 +304,52 @@ def _model_names(rows: pd.DataFrame) -> list[str]:
 def _say(progress: bool, message: str) -> None:
     if progress:
         print(message, file=sys.stderr, flush=True)
+
+
+SHORT_MULTIPLES = (0.75, 3.0)
+LONG_MULTIPLES = (3.5, math.inf)
+"""Training lengths of the token scenarios, in Chinchilla multiples (tokens / (20 params)): the 1xC
+and 2xC runs train, the 5xC and 10xC runs are predicted."""
+
+
+def token_scenarios(table: pd.DataFrame, config: FitConfig) -> list[dict]:
+    """The two token-extrapolation scenarios of one family, as :func:`run_backtest` keyword arguments:
+
+    * ``tokens 1-2xC->5-10xC``: every size's 1xC and 2xC runs train; every size's 5xC and 10xC runs
+      are predicted (binned by tokens per parameter over the longest training run's);
+    * ``params<=<third largest>->`` the second-largest size's longest run from every run at or below the
+      third-largest size (OLMo: all multiples <= 760M predict 1.3B at 10xC; binned by compute).
+
+    Raises ValueError when the selection spans several families or lacks the runs.
+    """
+    sizes = one_family_sizes(table, config, "the token scenarios")
+    multiples = chinchilla_multiples(sizes)
+    params = np.unique(sizes["params"].to_numpy(float))
+    short = (multiples >= SHORT_MULTIPLES[0]) & (multiples <= SHORT_MULTIPLES[1])
+    if not short.any() or not (multiples >= LONG_MULTIPLES[0]).any() or len(params) < 3:
+        raise ValueError("the token scenarios need runs at 1-2x and at >= 5x Chinchilla tokens (tokens / (20 "
+                         f"params)) and 3 sizes; this table has multiples {sorted(set(np.round(multiples, 2)))} "
+                         f"and {len(params)} sizes")
+    second, third = params[-2], params[-3]
+    longest = float(multiples[sizes["params"].to_numpy(float) == second].max())
+    return [
+        {"train_max_params": float(params[-1]), "train_multiples": SHORT_MULTIPLES,
+         "heldout_multiples": LONG_MULTIPLES, "ratio_by": "tokens", "label": "tokens 1-2xC->5-10xC"},
+        {"train_max_params": float(third), "heldout_above": float(third), "heldout_at_most": float(second),
+         "heldout_multiples": (0.95 * longest, math.inf), "ratio_by": "compute",
+         "label": f"{Cut('params', third).label}->{Cut('params', second).label.split('<=')[1]}@{longest:.0f}xC"},
+    ]
+
+
+def run_token_suite(table: pd.DataFrame, *, config: FitConfig, n_boot: int = 200, progress: bool = True,
+                    methods: Sequence[str] = METHODS, on_scenario: Callable[[BacktestResult], None] | None = None
+                    ) -> BacktestSuite:
+    """The token-extrapolation scenarios (:func:`token_scenarios`), one after the other."""
+    scenarios = []
+    for i, kwargs in enumerate(token_scenarios(table, config)):
+        _say(progress, f"backtest token scenario {i + 1}/2: {kwargs['label']}")
+        result = run_backtest(table, config=config, n_boot=n_boot, progress=progress, methods=methods, **kwargs)
+        scenarios.append(result)
+        if on_scenario is not None:
+            on_scenario(result)
+    return BacktestSuite(scenarios)

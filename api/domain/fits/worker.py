@@ -134,7 +134,8 @@ def run_fit_blocking(content: bytes, options: dict[str, Any], out_path: Path,
         diagnostics["smooth_choice"] = forecaster.smooth_choice_record()
     if config.trend == "stacked":
         diagnostics["stack"] = {"weights": forecaster.weights, "weights_from": forecaster.weights_from,
-                                "link_discrepancy": forecaster.link_discrepancy, "notes": forecaster.notes}
+                                "link_discrepancy": forecaster.link_discrepancy,
+                                "token_discrepancy": forecaster.token_discrepancy, "notes": forecaster.notes}
     return {"diagnostics": diagnostics, "emergence": records}
 
 
