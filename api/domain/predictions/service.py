@@ -19,7 +19,7 @@ from api.commitment import canonical_json, commitment_digest
 from api.db import UTCDateTime, direct, new_id, transaction, utcnow
 from api.db.models import Participant, Prediction, Question
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
-from api.domain.questions.service import can_manage, derived_state, load_question, question_is_open
+from api.domain.questions.service import can_manage, derived_state, load_question, open_conditions, question_is_open
 from api.errors import ApiError, not_found
 from api.idempotency import Outcome, check_key, request_digest, run_once
 from forecast.scoring import GRID_POINTS
@@ -148,8 +148,7 @@ _INSERT_IF_OPEN = insert(_P).from_select(
     ["id", "question_id", "participant_id", "created_at", "kind", "probability", "payload"],
     select(bindparam("id", type_=String()), _Q.c.id, bindparam("participant_id", type_=String()), _NOW,
            literal("probability", String()), bindparam("probability", type_=Float()), bindparam("payload", type_=JSON()))
-    .where(_Q.c.id == bindparam("question_id", type_=String()), _Q.c.kind == "binary", _Q.c.state == "open",
-           _Q.c.opens_at <= _NOW, _Q.c.closes_at > _NOW))
+    .where(_Q.c.id == bindparam("question_id", type_=String()), _Q.c.kind == "binary", *open_conditions(_Q.c, _NOW)))
 _EARLIER_VERSIONS = (select(func.count()).select_from(_P)
                      .where(_P.c.question_id == bindparam("question_id", type_=String()),
                             _P.c.participant_id == bindparam("participant_id", type_=String())))

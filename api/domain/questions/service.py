@@ -29,11 +29,17 @@ def derived_state(question: Question, now: datetime | None = None) -> str:
     return question.state
 
 
+def open_conditions(question: Any, now: Any) -> tuple[Any, Any, Any]:
+    """The one rule for taking part as three conditions: state open, opens_at <= now, now < closes_at.
+    Bools for a loaded `Question` and a datetime; SQL expressions for `Question.__table__.c` and a
+    bind parameter (the one-statement submission's WHERE in `api.domain.predictions.service`)."""
+    return question.state == "open", question.opens_at <= now, now < question.closes_at
+
+
 def question_is_open(question: Question, now: datetime | None = None) -> bool:
     """The one rule for taking part: predictions, bet offers and acceptances, market openings and
     trades are accepted while the question's state is open and now is in [opens_at, closes_at)."""
-    now = now or utcnow()
-    return question.state == "open" and question.opens_at <= now < question.closes_at
+    return all(open_conditions(question, now or utcnow()))
 
 
 async def load_open_question(session: AsyncSession, question_id: str, refusal: str) -> Question:
