@@ -232,6 +232,15 @@ def model_sizes(rows: pd.DataFrame) -> pd.DataFrame:
     return final.groupby(MODEL_KEY, as_index=False, sort=False)[["params", "tokens", "compute_flops"]].max()
 
 
+def hold_out_runs(rows: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rows of every run not in ``held``, the final-checkpoint rows of the runs in ``held``);
+    ``held`` names runs by its ``MODEL_KEY`` columns (e.g. some rows of :func:`model_sizes`). The
+    split of the leave-largest-out and leave-longest-out checks."""
+    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(pd.MultiIndex.from_frame(held[MODEL_KEY]))
+    final = is_final_checkpoint(rows).to_numpy()
+    return rows[~is_held].reset_index(drop=True), rows[is_held & final].reset_index(drop=True)
+
+
 def row_sizes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(params, tokens, compute_flops) of each row as floats (n,), a missing size filled from the
     other two (tokens from compute and params, compute = 6 x params x tokens); NaN where it cannot be."""

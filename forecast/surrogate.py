@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.baselines import fit_two_step
-from forecast.design import LOG_TRANSFORMED, MODEL_KEY, is_final_checkpoint, model_sizes
+from forecast.design import LOG_TRANSFORMED, MODEL_KEY, hold_out_runs, model_sizes
 
 AUTO_SMOOTH = "auto"
 """The ``smooth_metric`` value that asks for the choice, and the metric name of the chosen rows."""
@@ -127,11 +127,7 @@ def leave_largest_out(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] |
     families = [f for f in kept.index if kept[f] >= MIN_KEPT_RUNS]
     if not families:
         return None
-    in_check = rows["family"].isin(families).to_numpy()
-    held = pd.MultiIndex.from_frame(sizes.loc[largest & sizes["family"].isin(families), MODEL_KEY])
-    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
-    final = is_final_checkpoint(rows).to_numpy()
-    return rows[in_check & ~is_held].reset_index(drop=True), rows[is_held & final].reset_index(drop=True)
+    return hold_out_runs(rows[rows["family"].isin(families)], sizes[largest & sizes["family"].isin(families)])
 
 
 def kde_logpdf(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:

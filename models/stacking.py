@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from forecast.design import MODEL_KEY, Design, heldout_targets, is_final_checkpoint, model_sizes, row_sizes
+from forecast.design import Design, heldout_targets, hold_out_runs, model_sizes, row_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from forecast.surrogate import resolve_smooth
 from models.config import FitConfig
@@ -161,10 +161,7 @@ def leave_largest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     kept_runs = sizes[~largest].groupby("family").size().reindex(sizes["family"].unique(), fill_value=0)
     if (sizes.groupby("family")["params"].nunique() < MIN_SIZES_FOR_CHECK).any() or (kept_runs < MIN_RUNS_FOR_CHECK).any():
         return None
-    held = pd.MultiIndex.from_frame(sizes.loc[largest, MODEL_KEY])
-    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
-    keep_final = is_final_checkpoint(rows).to_numpy()
-    return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
+    return hold_out_runs(rows, sizes[largest])
 
 
 MIN_LENGTHS_FOR_TOKEN_CHECK = 2
@@ -188,10 +185,7 @@ def leave_longest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     if (ratio.groupby(sizes["family"]).nunique() < MIN_LENGTHS_FOR_TOKEN_CHECK).any() \
             or (kept_runs < MIN_RUNS_FOR_CHECK).any() or (kept_sizes < 2).any():
         return None
-    held = pd.MultiIndex.from_frame(sizes.loc[longest, MODEL_KEY])
-    is_held = pd.MultiIndex.from_frame(rows[MODEL_KEY]).isin(held)
-    keep_final = is_final_checkpoint(rows).to_numpy()
-    return rows[~is_held].reset_index(drop=True), rows[is_held & keep_final].reset_index(drop=True)
+    return hold_out_runs(rows, sizes[longest])
 
 
 def _heldout_success_targets(heldout: pd.DataFrame, reduced: pd.DataFrame, smooth_metric: str) -> pd.DataFrame:
