@@ -21,10 +21,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from api.db import direct
 from api.db.models import Participant
 from api.errors import ApiError
 
@@ -79,14 +80,15 @@ class KeyCache:
             del self._entries[key_hash]
             return None
         self._entries.move_to_end(key_hash)
-        participant = Participant(**values)
-        make_transient_to_detached(participant)  # a fresh object per request, known to be persistent
-        return participant
+        return _detached(values)
 
     def put(self, key_hash: str, participant: Participant) -> None:
+        self.put_values(key_hash, {name: getattr(participant, name) for name in _PARTICIPANT_COLUMNS})
+
+    def put_values(self, key_hash: str, values: dict[str, Any]) -> None:
+        """Cache a participant's column values (every column of `participants`)."""
         if self.ttl_seconds <= 0:
             return
-        values = {name: getattr(participant, name) for name in _PARTICIPANT_COLUMNS}
         self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, values)
         self._entries.move_to_end(key_hash)
         while len(self._entries) > self.max_entries:
@@ -98,6 +100,19 @@ class KeyCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+_NEW_PARTICIPANT = Participant._sa_class_manager.new_instance  # type: ignore[attr-defined]
+
+
+def _detached(values: dict[str, Any]) -> Participant:
+    """A fresh `Participant` with `values`, detached and known to be persistent (as if loaded by a
+    session that has since closed). Built without the mapped constructor's per-attribute events: its
+    state is set once, here, and then committed by `make_transient_to_detached`."""
+    participant: Participant = _NEW_PARTICIPANT()
+    participant.__dict__.update(values)
+    make_transient_to_detached(participant)
+    return participant
 
 
 def key_cache(state: State) -> KeyCache:
@@ -114,27 +129,45 @@ def forget_participant(state: State, participant_id: str) -> None:
     key_cache(state).forget_participant(participant_id)
 
 
-async def provide_optional_participant(request: Request[Any, Any, Any], db_session: AsyncSession) -> Participant | None:
+_P = Participant.__table__
+_BY_HASH = select(*_P.c).where(_P.c.api_key_hash == bindparam("key_hash", type_=String()))
+_SQLITE_BY_HASH, _PG_BY_HASH = direct.Prepared(_BY_HASH), direct.Prepared(_BY_HASH, direct.POSTGRES)
+
+
+async def participant_for_hash(state: State, key_hash: str) -> Participant | None:
+    """The participant whose key hashes to `key_hash` (sha256 hex), or None: from the app's key
+    cache, else by one statement (`api.db.direct`, no request session; a session of its own only
+    when that must fall back), cached when found."""
+    cache = key_cache(state)
+    participant = cache.get(key_hash)
+    if participant is not None:
+        return participant
+    params = {"key_hash": key_hash}
+    row = await direct.first(state.engine, _SQLITE_BY_HASH, _PG_BY_HASH, params)
+    if row is direct.BUSY:
+        async with state.read_session_factory() as session:
+            row = (await session.execute(_BY_HASH, params)).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    cache.put_values(key_hash, values)
+    return _detached(dict(values))
+
+
+async def provide_optional_participant(request: Request[Any, Any, Any]) -> Participant | None:
     """The caller if a valid key is sent, None if no key is sent; 401 for a wrong key."""
     token = bearer_token(request)
     if token is None:
         return None
-    key_hash = hash_api_key(token)
-    cache = key_cache(request.app.state)
-    participant = cache.get(key_hash)
-    if participant is not None:
-        return participant
-    result = await db_session.execute(select(Participant).where(Participant.api_key_hash == key_hash))
-    participant = result.scalar_one_or_none()
+    participant = await participant_for_hash(request.app.state, hash_api_key(token))
     if participant is None:
         raise ApiError(401, "invalid API key", "Authorization")
-    cache.put(key_hash, participant)
     return participant
 
 
-async def provide_participant(request: Request[Any, Any, Any], db_session: AsyncSession) -> Participant:
+async def provide_participant(request: Request[Any, Any, Any]) -> Participant:
     """The authenticated caller; 401 when the key is missing or wrong."""
-    participant = await provide_optional_participant(request, db_session)
+    participant = await provide_optional_participant(request)
     if participant is None:
         raise ApiError(401, "missing API key: send 'Authorization: Bearer <api key>'", "Authorization")
     return participant

@@ -32,7 +32,7 @@ from api.domain.fits.schemas import FitOut
 BEARER = "bearer"
 SECURITY_SCHEMES = {BEARER: SecurityScheme(type="http", scheme="bearer", description="Authorization: Bearer <api key>")}
 KEY_HEADER = "Idempotency-Key"
-INJECTED = {"request", "db_session", "participant", "admin", "caller", "data", "idempotency_key"}
+INJECTED = {"request", "state", "db_session", "participant", "admin", "caller", "data", "idempotency_key"}
 """Handler parameters that are not inputs of their own (`data` and the key header are counted apart)."""
 
 

@@ -100,10 +100,9 @@ class NamedRateLimitMiddleware(RateLimitMiddleware):
         try:
             await super().__call__(scope, receive, send)
         except TooManyRequestsException as exc:
-            if not getattr(exc, "rule", None):  # not yet named by an inner rule
-                exc.rule = rule = self.config.store.removeprefix(STORE_PREFIX)  # type: ignore[attr-defined]
-                exc.detail = (f"rate limit '{rule}' exceeded ({self.max_requests} per {self.unit}); "
-                              "retry after RateLimit-Reset seconds")
+            exc.rule = rule = self.config.store.removeprefix(STORE_PREFIX)  # type: ignore[attr-defined]
+            exc.detail = (f"rate limit '{rule}' exceeded ({self.max_requests} per {self.unit}); "
+                          "retry after RateLimit-Reset seconds")
             raise
 
 

@@ -157,6 +157,11 @@ def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
     return _WRITE_LOCKS.get(_sync_engine(session))
 
 
+def write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
+    """The in-process asyncio lock that queues SQLite writers on `engine` (None on PostgreSQL)."""
+    return _WRITE_LOCKS.get(engine.sync_engine)
+
+
 @asynccontextmanager
 async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One atomic write: commit on success (before the response is built), roll back on any error.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import sqlite3
 import threading
 import weakref
@@ -38,7 +39,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.expression import Select
 
-from api.db import _write_lock
+from api.db import write_lock
 
 T = TypeVar("T")
 BUSY: Any = object()
@@ -131,7 +132,8 @@ class _DirectSqlite:
 _ENGINES: "weakref.WeakKeyDictionary[Any, _DirectSqlite | None]" = weakref.WeakKeyDictionary()
 
 
-def _async_engine(session: AsyncSession) -> AsyncEngine:
+def engine_of(session: AsyncSession) -> AsyncEngine:
+    """The engine a request session is bound to (for a fallback that has a session at hand)."""
     assert isinstance(session.bind, AsyncEngine), "sessions are bound to an engine (create_session_factory)"
     return session.bind
 
@@ -146,22 +148,17 @@ def _direct_sqlite(engine: AsyncEngine) -> _DirectSqlite | None:
     return _ENGINES[key]
 
 
-def dialect_of(session: AsyncSession) -> str:
-    """"sqlite" or "postgresql"."""
-    return _async_engine(session).dialect.name
-
-
 def _busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
-def run_sqlite(session: AsyncSession, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
+def run_sqlite(engine: AsyncEngine, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
     """`work(connection)` on the engine's sqlite3 connection: when `write`, in one BEGIN IMMEDIATE
     transaction, committed unless `work` raises; otherwise in autocommit mode (one SELECT reads one
     snapshot). `BUSY` when it would have to wait or the database is not a file (the caller then
     takes its ordinary path)."""
-    direct = _direct_sqlite(_async_engine(session))
-    lock = _write_lock(session)
+    direct = _direct_sqlite(engine)
+    lock = write_lock(engine)
     if direct is None or (write and lock is not None and lock.locked()):
         return BUSY  # type: ignore[no-any-return]
     connection = direct.connection()
@@ -183,13 +180,26 @@ def run_sqlite(session: AsyncSession, work: Callable[[sqlite3.Connection], T], w
     return result
 
 
-async def fetch_one(session: AsyncSession, prepared: Prepared, params: dict[str, Any]) -> Any:
+async def fetch_one(engine: AsyncEngine, prepared: Prepared, params: dict[str, Any]) -> Any:
     """The first row (converted) of a statement `Prepared` for `POSTGRES`, sent by asyncpg on a
     pooled connection outside any transaction (one round trip; asyncpg keeps the statement
     prepared), or None when it returns no row."""
-    async with _async_engine(session).connect() as connection:
+    async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         return prepared.convert(await raw.driver_connection.fetchrow(prepared.sql, *prepared.parameters(params)))
+
+
+async def first(engine: AsyncEngine, sqlite_work: Prepared | Callable[[sqlite3.Connection], Any], postgres: Prepared,
+                params: dict[str, Any], write: bool = False) -> Any:
+    """One statement's first row, on whichever database `engine` is (the one place that decides):
+    SQLite runs `sqlite_work` on the loop thread's sqlite3 connection (`run_sqlite`; a `Prepared`
+    gives its first row, a callable its result), PostgreSQL sends `postgres` by asyncpg
+    (`fetch_one`). None when there is no row; `BUSY` when the caller must take its ordinary path
+    (SQLite only: a writer to wait for, or a database that is not a file)."""
+    if engine.dialect.name == "postgresql":
+        return await fetch_one(engine, postgres, params)
+    work = functools.partial(sqlite_work.first, params=params) if isinstance(sqlite_work, Prepared) else sqlite_work
+    return run_sqlite(engine, work, write)
 
 
 def dispose(engine: AsyncEngine) -> None:
@@ -199,4 +209,4 @@ def dispose(engine: AsyncEngine) -> None:
         direct.close()
 
 
-__all__ = ["BUSY", "POSTGRES", "Prepared", "dialect_of", "dispose", "fetch_one", "run_sqlite"]
+__all__ = ["BUSY", "POSTGRES", "Prepared", "dispose", "engine_of", "fetch_one", "first", "run_sqlite"]

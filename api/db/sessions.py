@@ -14,6 +14,7 @@ a SELECT), so there the marked routes' sessions differ only by that refusal.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Request
@@ -45,3 +46,36 @@ async def provide_db_session(request: Request[Any, Any, Any], state: State) -> A
     factory = state.read_session_factory if request.route_handler.opt.get("db_read_only") else state.session_factory
     async with factory() as session:
         yield session
+
+
+class Db:
+    """A hot path's database access without a request session (`api.db.direct`): the `engine`, and
+    `session()`, which opens a session from `factory` only when the path falls back to the ORM (or
+    lends the caller's own session, for callers that already have one: `Db.of(session)`)."""
+
+    __slots__ = ("engine", "_factory", "_session")
+
+    def __init__(self, engine: AsyncEngine, factory: async_sessionmaker[AsyncSession] | None = None,
+                 session: AsyncSession | None = None) -> None:
+        self.engine, self._factory, self._session = engine, factory, session
+
+    @classmethod
+    def of(cls, session: AsyncSession) -> Db:
+        """The access of a caller that holds `session` (the web pages, the model bot)."""
+        assert isinstance(session.bind, AsyncEngine), "sessions are bound to an engine (create_session_factory)"
+        return cls(session.bind, session=session)
+
+    @classmethod
+    def for_request(cls, state: State, read_only: bool = False) -> Db:
+        """A request's access: sessions from the app's factory (its read factory when `read_only`)."""
+        return cls(state.engine, state.read_session_factory if read_only else state.session_factory)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """The lent session, or a new one closed on exit."""
+        if self._session is not None:
+            yield self._session
+            return
+        assert self._factory is not None
+        async with self._factory() as session:
+            yield session

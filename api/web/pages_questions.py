@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.db.sessions import Db
 from api.domain.bets.service import list_bets
 from api.domain.fits.bot import bot_note
 from api.domain.markets.service import list_markets
@@ -59,7 +60,7 @@ async def _handles(session: AsyncSession, ids: set[str]) -> dict[str, Participan
 
 async def _detail(request: Req, session: AsyncSession, me: Participant, question_id: str, status: int = 200,
                   **extra: Any) -> Template:
-    question = await questions.get_question(session, me, question_id)
+    question = await questions.get_question(Db.of(session), me, question_id)
     shown = await predictions.list_question_predictions(session, me, question_id)  # blinded by the service
     revealed = question.state in {"resolved", "annulled"}
     people = await _handles(session, {p.participant_id for p in shown})
@@ -91,10 +92,10 @@ async def forecast(request: Req, db_session: AsyncSession, viewer: Participant |
     """Submit a forecast through `submit_prediction` with the form's Idempotency-Key (a double post stores one)."""
     me = need(viewer)
     data = await form_of(request)
-    question = await questions.get_question(db_session, me, question_id)
+    question = await questions.get_question(Db.of(db_session), me, question_id)
     try:
         body = _forecast_body(question.kind, data)
-        outcome = await attempt(predictions.submit_prediction(db_session, me, question_id, body, data.get("idem") or None))
+        outcome = await attempt(predictions.submit_prediction(Db.of(db_session), me, question_id, body, data.get("idem") or None))
     except FormError as error:
         return await _detail(request, db_session, me, question_id, status=422, errors=_quantile_field(error.errors),
                              values=data)
@@ -113,7 +114,7 @@ async def commit(request: Req, db_session: AsyncSession, viewer: Participant | N
     data = await form_of(request)
     try:
         body = parse(PredictionSubmit, {"commitment": data.get("commitment", "")})
-        await attempt(predictions.submit_prediction(db_session, me, question_id, body, data.get("idem") or None))
+        await attempt(predictions.submit_prediction(Db.of(db_session), me, question_id, body, data.get("idem") or None))
     except FormError as error:
         return await _detail(request, db_session, me, question_id, status=422, errors=error.errors, values=data)
     return done(request, f"/questions/{question_id}", "Commitment stored: keep your salt to open it later.")

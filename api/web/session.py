@@ -18,10 +18,8 @@ from litestar.config.csrf import CSRFConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import key_cache
+from api.auth import participant_for_hash
 from api.db.models import Participant
 from api.settings import Settings
 
@@ -53,18 +51,12 @@ def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> ASGIApp:
     return config.middleware(app)
 
 
-async def provide_viewer(request: Request[Any, Any, Any], db_session: AsyncSession) -> Participant | None:
+async def provide_viewer(request: Request[Any, Any, Any]) -> Participant | None:
     """The signed-in participant (from the session's key hash), or None."""
     key_hash = request.session.get("key_hash") if request.scope.get("session") is not None else None
     if not key_hash:
         return None
-    cache = key_cache(request.app.state)
-    participant = cache.get(key_hash)
+    participant = await participant_for_hash(request.app.state, key_hash)
     if participant is None:
-        row = await db_session.execute(select(Participant).where(Participant.api_key_hash == key_hash))
-        participant = row.scalar_one_or_none()
-        if participant is None:
-            request.session.pop("key_hash", None)
-            return None
-        cache.put(key_hash, participant)
+        request.session.pop("key_hash", None)
     return participant

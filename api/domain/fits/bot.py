@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import hash_api_key, new_api_key
 from api.db import transaction, utcnow
 from api.db.models import Participant, Prediction, Question
+from api.db.sessions import Db
 from api.domain.datasets.service import read_content
 from api.domain.fits.posterior import load_forecaster
 from api.domain.fits.repository import BotNote, Dataset, FitJob
@@ -199,7 +200,7 @@ async def bot_tick(session: AsyncSession, settings: Settings | None = None) -> l
             log.warning("bot could not forecast question %s from fit %s: %s", question.id, job.id, error)
             continue
         try:
-            status, _, _ = await submit_prediction(session, bot, question.id, PredictionSubmit(**body),
+            status, _, _ = await submit_prediction(Db.of(session), bot, question.id, PredictionSubmit(**body),
                                                    idempotency_key=f"bot-{question.id}-{job.id}")
         except ApiError as error:  # e.g. the question closed meanwhile: same rules as for anyone
             await _note(session, question.id, "abstained", f"its forecast was refused: {error.message}", job.id)

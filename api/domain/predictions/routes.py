@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Response, get, post
+from litestar.datastructures import State
 from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
+from api.db.sessions import Db
 from api.domain.handlers import forward
 from api.domain.predictions import aggregate, service
 from api.domain.predictions.schemas import PredictionSubmit
@@ -17,11 +18,11 @@ IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", requi
 
 @post("/v1/questions/{question_id:str}/predictions", tags=["predictions"])
 async def submit_prediction(
-    db_session: AsyncSession, participant: Participant, question_id: str, data: PredictionSubmit,
+    state: State, participant: Participant, question_id: str, data: PredictionSubmit,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Any]:
     """Submit a new version (or a commitment). Retries with the same Idempotency-Key replay the first reply."""
-    return (await service.submit_prediction(db_session, participant, question_id, data, idempotency_key)).response()
+    return (await service.submit_prediction(Db.for_request(state), participant, question_id, data, idempotency_key)).response()
 
 
 TAGS = ["predictions"]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.commitment import canonical_json, commitment_digest
 from api.db import UTCDateTime, direct, new_id, transaction, utcnow
 from api.db.models import Participant, Prediction, Question
+from api.db.sessions import Db
 from api.domain.predictions.schemas import PredictionBody, PredictionOpening, PredictionOut, PredictionSubmit
 from api.domain.questions.service import can_manage, derived_state, load_question, open_conditions, question_is_open
 from api.errors import ApiError, not_found
@@ -160,15 +161,16 @@ _PG_INSERT_AND_COUNT = direct.Prepared(select(_EARLIER_VERSIONS.scalar_subquery(
 _SQLITE_EARLIER, _SQLITE_INSERT = direct.Prepared(_EARLIER_VERSIONS), direct.Prepared(_INSERT_IF_OPEN)
 
 
-def _sqlite_insert_and_count(params: dict[str, Any]) -> Callable[[sqlite3.Connection], int | None]:
-    """The earlier versions' count and the insert, in the caller's BEGIN IMMEDIATE transaction; None if nothing was inserted."""
-    def work(connection: sqlite3.Connection) -> int | None:
+def _sqlite_insert_and_count(params: dict[str, Any]) -> Callable[[sqlite3.Connection], Any]:
+    """The earlier versions' count and the insert, in `direct.first`'s BEGIN IMMEDIATE transaction:
+    a row like PostgreSQL's (`.earlier`), or None if nothing was inserted."""
+    def work(connection: sqlite3.Connection) -> Any:
         earlier = _SQLITE_EARLIER.execute(connection, params).fetchone()[0]
-        return int(earlier) if _SQLITE_INSERT.execute(connection, params).rowcount else None
+        return _PG_INSERT_AND_COUNT.convert((earlier,)) if _SQLITE_INSERT.execute(connection, params).rowcount else None
     return work
 
 
-async def _submit_probability_directly(session: AsyncSession, participant: Participant, question_id: str,
+async def _submit_probability_directly(db: Db, participant: Participant, question_id: str,
                                        data: PredictionSubmit) -> Outcome | None:
     """The submission stored by one statement (see above), or None when the ordinary path must run
     (another kind of body, a question not open to it, or on SQLite a writer to wait for)."""
@@ -179,30 +181,24 @@ async def _submit_probability_directly(session: AsyncSession, participant: Parti
     now = utcnow()
     params = {"id": new_id(), "question_id": question_id, "participant_id": participant.id, "now": now,
               "probability": p, "payload": {"probability": p}}
-    if direct.dialect_of(session) == "sqlite":
-        earlier = direct.run_sqlite(session, _sqlite_insert_and_count(params), write=True)
-        if earlier is direct.BUSY or earlier is None:
-            return None
-    else:
-        row = await direct.fetch_one(session, _PG_INSERT_AND_COUNT, params)
-        if row is None:
-            return None
-        earlier = int(row.earlier)
-    prediction = Prediction(id=params["id"], question_id=question_id, participant_id=participant.id, kind="probability",
-                            probability=p, payload=params["payload"], created_at=now)
-    return Outcome(201, to_out(prediction, earlier + 1).model_dump(mode="json"), False)
+    row = await direct.first(db.engine, _sqlite_insert_and_count(params), _PG_INSERT_AND_COUNT, params, write=True)
+    if row is None or row is direct.BUSY:
+        return None
+    body = {"id": params["id"], "question_id": question_id, "participant_id": participant.id,
+            "version": int(row.earlier) + 1, "created_at": now, "kind": "probability", "probability": p,
+            "quantiles": None, "cdf": None, "commitment": None, "opened_at": None}
+    return Outcome(201, body, False)
 
 
 async def submit_prediction(
-    session: AsyncSession, participant: Participant, question_id: str, data: PredictionSubmit,
-    idempotency_key: str | None = None,
+    db: Db, participant: Participant, question_id: str, data: PredictionSubmit, idempotency_key: str | None = None,
 ) -> Outcome:
     """Store a new prediction version; returns (status, body, replayed) as an `api.idempotency.Outcome`.
 
     With an Idempotency-Key, a retry of the same request returns the first (status, body) and
     writes nothing; the same key with another body is a 409."""
     key = check_key(idempotency_key)
-    if key is None and (stored := await _submit_probability_directly(session, participant, question_id, data)):
+    if key is None and (stored := await _submit_probability_directly(db, participant, question_id, data)):
         return stored
 
     async def operation(session: AsyncSession) -> tuple[int, Any]:
@@ -214,7 +210,8 @@ async def submit_prediction(
         return 201, to_out(prediction, earlier_versions + 1).model_dump(mode="json")
 
     digest = request_digest(question_id, data.model_dump(mode="json"))
-    return await run_once(session, participant.id, SUBMIT_SCOPE, key, digest, operation)
+    async with db.session() as session:
+        return await run_once(session, participant.id, SUBMIT_SCOPE, key, digest, operation)
 
 
 async def open_commitment(session: AsyncSession, participant: Participant, prediction_id: str, data: PredictionOpening) -> PredictionOut:

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import get, patch, post
+from litestar.datastructures import State as AppState
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Participant
-from api.db.sessions import READ_ONLY
+from api.db.sessions import READ_ONLY, Db
 from api.domain.questions import service
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate
 from api.schemas import INT32_MAX
@@ -33,9 +34,9 @@ async def list_questions(
 
 
 @get("/v1/questions/{question_id:str}", tags=["questions"], opt=READ_ONLY)
-async def get_question(db_session: AsyncSession, participant: Participant, question_id: str) -> QuestionOut:
+async def get_question(state: AppState, participant: Participant, question_id: str) -> QuestionOut:
     """One question with its derived state and forecaster count."""
-    return await service.get_question(db_session, participant, question_id)
+    return await service.get_question(Db.for_request(state, read_only=True), participant, question_id)
 
 
 @patch("/v1/questions/{question_id:str}", tags=["questions"])

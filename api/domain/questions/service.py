@@ -1,7 +1,6 @@
 """Questions: create, edit (only before any prediction, bet or market), open/close, read with derived state."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import direct, transaction, utcnow
+from api.db.sessions import Db
 from api.db.models import Participant, Prediction, Question
 from api.db.money import Bet, Market
 from api.domain.questions.schemas import QuestionCreate, QuestionOut, QuestionUpdate, ResultLinkOut
@@ -246,18 +246,14 @@ _SQLITE_QUESTION_AND_FORECASTERS = direct.Prepared(_QUESTION_AND_FORECASTERS)
 _PG_QUESTION_AND_FORECASTERS = direct.Prepared(_QUESTION_AND_FORECASTERS, direct.POSTGRES)
 
 
-async def get_question(session: AsyncSession, viewer: Participant, question_id: str) -> QuestionOut:
+async def get_question(db: Db, viewer: Participant, question_id: str) -> QuestionOut:
     """One question with its forecaster count, in one statement (`api.db.direct`: no thread hop
-    on SQLite, one round trip on PostgreSQL); 404 as `load_question`."""
+    on SQLite, one round trip on PostgreSQL, no session); 404 as `load_question`."""
     params = {"question_id": question_id}
-    row: Any = direct.BUSY
-    if direct.dialect_of(session) == "sqlite":
-        row = direct.run_sqlite(session, functools.partial(_SQLITE_QUESTION_AND_FORECASTERS.first, params=params),
-                                write=False)
-    else:
-        row = await direct.fetch_one(session, _PG_QUESTION_AND_FORECASTERS, params)
+    row = await direct.first(db.engine, _SQLITE_QUESTION_AND_FORECASTERS, _PG_QUESTION_AND_FORECASTERS, params)
     if row is direct.BUSY:
-        row = (await session.execute(_QUESTION_AND_FORECASTERS, params)).first()
+        async with db.session() as session:
+            row = (await session.execute(_QUESTION_AND_FORECASTERS, params)).first()
     # The row has every column of the question as an attribute, which is all `to_out` reads.
     if row is None or (row.state == "draft" and not can_manage(row, viewer)):
         raise not_found("question", "question_id")
