@@ -70,7 +70,11 @@ def wrap_access_log(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_and_note)
         finally:
-            elapsed_ms = (time.perf_counter() - start) * 1000.0
-            log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status[0], elapsed_ms)
+            if log.isEnabledFor(logging.INFO):
+                elapsed_ms = (time.perf_counter() - start) * 1000.0
+                # `log.info` without its search of the stack for the caller's file and line (the
+                # line's format does not show them): the same record, handled the same way
+                log.handle(log.makeRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "%s %s %d %.1f ms",
+                                          (scope["method"], scope["path"], status[0], elapsed_ms), None))
 
     return logged

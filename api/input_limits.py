@@ -41,6 +41,9 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 def _nul_parameter(request: Request[Any, Any, Any]) -> str | None:
     """The name of the first path or query parameter whose name or value holds a NUL, else None."""
+    query = request.scope.get("query_string", b"")
+    if "\x00" not in request.scope["path"] and b"%00" not in query and b"\x00" not in query:
+        return None  # path parameters come from the (decoded) path; a query NUL is sent as %00 or raw
     for name, value in request.path_params.items():
         if isinstance(value, str) and "\x00" in value:
             return str(name)

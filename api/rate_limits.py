@@ -100,7 +100,7 @@ class NamedRateLimitMiddleware(RateLimitMiddleware):
         try:
             await super().__call__(scope, receive, send)
         except TooManyRequestsException as exc:
-            exc.rule = rule = self.config.store.removeprefix(STORE_PREFIX)  # type: ignore[attr-defined]
+            rule = self.config.store.removeprefix(STORE_PREFIX)
             exc.detail = (f"rate limit '{rule}' exceeded ({self.max_requests} per {self.unit}); "
                           "retry after RateLimit-Reset seconds")
             raise

@@ -68,15 +68,19 @@ class Prepared:
         self.compiled = compiled
         self.sql = compiled.string
         self.names = list(compiled.positiontup or ())
-        self.bind = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                     for name in set(self.names)}
+        binds = [compiled.binds[name] for name in self.names]
+        # per position: (name, the statement's own value for a literal, its bind conversion or None)
+        self.positions = [(name, bind.effective_value, bind.type.dialect_impl(dialect).bind_processor(dialect))
+                          for name, bind in zip(self.names, binds)]
         columns = list(statement.selected_columns) if isinstance(statement, Select) else []
         self.result = [_result_processor(c.type, dialect) for c in columns]
         self.row = collections.namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
 
     def parameters(self, params: dict[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(params)
-        return [self.bind[n](values[n]) if self.bind[n] else values[n] for n in self.names]
+        """The driver's positional parameters: `params` by name (a literal of the statement when
+        absent), converted as SQLAlchemy would."""
+        values = [params.get(name, literal) for name, literal, _ in self.positions]
+        return [convert(value) if convert else value for value, (_, _, convert) in zip(values, self.positions)]
 
     def execute(self, connection: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.Cursor:
         return connection.execute(self.sql, self.parameters(params))
