@@ -236,10 +236,18 @@ async def set_open_state(session: AsyncSession, actor: Participant, question_id:
 
 _Q = Question.__table__
 _QUESTION_ID = bindparam("question_id", type_=String())
+_P = Prediction.__table__
+# The question's distinct forecasters, counted by stepping through them on the (question,
+# participant, created_at) index: one index lookup per forecaster (the smallest participant id after
+# the last one), not one per stored version, which COUNT(DISTINCT ...) reads (a loose index scan).
+_FORECASTERS = select(func.min(_P.c.participant_id).label("pid")).where(_P.c.question_id == _QUESTION_ID).cte(
+    "forecasters", recursive=True)
+_FORECASTERS = _FORECASTERS.union_all(
+    select(select(func.min(_P.c.participant_id)).where(_P.c.question_id == _QUESTION_ID, _P.c.participant_id > _FORECASTERS.c.pid)
+           .scalar_subquery()).where(_FORECASTERS.c.pid.is_not(None)))
 # The question's columns and its distinct forecasters, by id: one Core statement (no ORM session).
 _QUESTION_AND_FORECASTERS = select(
-    *_Q.c, select(func.count(func.distinct(Prediction.participant_id))).where(Prediction.question_id == _QUESTION_ID)
-    .scalar_subquery().label("n_forecasters")).where(_Q.c.id == _QUESTION_ID)
+    *_Q.c, select(func.count(_FORECASTERS.c.pid)).scalar_subquery().label("n_forecasters")).where(_Q.c.id == _QUESTION_ID)
 
 
 _SQLITE_QUESTION_AND_FORECASTERS = direct.Prepared(_QUESTION_AND_FORECASTERS)
