@@ -3,7 +3,9 @@
 Keys are `ts_` + 43 url-safe characters (32 random bytes); only sha256(key) is stored, so a
 database leak reveals no usable key. Every call sends `Authorization: Bearer <key>`.
 
-Key lookups are cached per app (`KeyCache` on `app.state`): sha256(key) -> the participant's column
+A key is looked up by one statement (`participant_for_hash`, through `api.db.direct`: no request
+session is opened for it, so a route that needs no session opens none). Key lookups are cached
+per app (`KeyCache` on `app.state`): sha256(key) -> the participant's column
 values, for at most `Settings.auth_cache_seconds` (TURNSIGNAL_AUTH_CACHE_SECONDS; 0 turns the cache
 off) and at most `KeyCache.max_entries` keys. Only successful lookups are cached (a wrong key always
 reaches the database, so a key created a moment ago works at once). Code that changes a participant's key, role

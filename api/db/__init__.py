@@ -8,8 +8,8 @@ SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy t
 transaction (`transaction()`) starts with ``BEGIN IMMEDIATE``, so writers in several processes on one
 file serialise on SQLite's own lock and everything a write transaction reads is current; inside one
 process an asyncio lock queues writers first (fair, no busy polling). PostgreSQL needs no lock:
-row locks, constraints and transactions do the work. Two hot paths (a binary prediction without an
-Idempotency-Key, a question read) run one statement outside the session instead: `api.db.direct`
+row locks, constraints and transactions do the work. Three hot paths (a binary prediction without an
+Idempotency-Key, a question read, an API-key lookup) run one statement outside any session instead: `api.db.direct`
 (on SQLite under the same rules: BEGIN IMMEDIATE, and never while the asyncio lock is held).
 
 Lock order (PostgreSQL row locks; every transaction that takes several takes them in this order, so

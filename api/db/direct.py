@@ -1,5 +1,8 @@
-"""One-statement hot paths that skip the ORM session (issue 18): a prediction submission and a
-question read cost one statement each, and on SQLite no thread hop.
+"""One-statement hot paths that skip the ORM session (issue 18): a prediction submission, a
+question read and an API-key lookup (on a key-cache miss) cost one statement each, on SQLite no
+thread hop, and no request session is opened for them (`api.db.sessions.Db` opens one only when a
+path falls back). `first(engine, sqlite_work, postgres_statement, params)` is the one place that
+decides between the two databases.
 
 Why: per statement, SQLAlchemy's aiosqlite adapter hops to the connection's thread and back about
 four times (cursor, execute, fetch, close), and each hop hands the GIL between two threads; on
@@ -17,7 +20,7 @@ PostgreSQL an ORM write is BEGIN, SELECT, INSERT, COMMIT. Here:
   round trip, no BEGIN/COMMIT; the submission is one statement, so it is atomic by itself).
 
 Statements are SQLAlchemy Core, written once at import by the callers
-(`api.domain.predictions.service`, `api.domain.questions.service`); `Prepared` compiles one for
+(`api.domain.predictions.service`, `api.domain.questions.service`, `api.auth`); `Prepared` compiles one for
 a dialect once, with the column types' bind and result conversions, so a value is stored and read
 exactly as through SQLAlchemy.
 """
@@ -36,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Executable, Float
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Select
 
 from api.db import write_lock
@@ -136,12 +139,6 @@ class _DirectSqlite:
 _ENGINES: "weakref.WeakKeyDictionary[Any, _DirectSqlite | None]" = weakref.WeakKeyDictionary()
 
 
-def engine_of(session: AsyncSession) -> AsyncEngine:
-    """The engine a request session is bound to (for a fallback that has a session at hand)."""
-    assert isinstance(session.bind, AsyncEngine), "sessions are bound to an engine (create_session_factory)"
-    return session.bind
-
-
 def _direct_sqlite(engine: AsyncEngine) -> _DirectSqlite | None:
     """The sqlite3 twin of `engine` (created on first use); None for in-memory or URI databases."""
     key = engine.sync_engine
@@ -213,4 +210,4 @@ def dispose(engine: AsyncEngine) -> None:
         direct.close()
 
 
-__all__ = ["BUSY", "POSTGRES", "Prepared", "dispose", "engine_of", "fetch_one", "first", "run_sqlite"]
+__all__ = ["BUSY", "POSTGRES", "Prepared", "dispose", "fetch_one", "first", "run_sqlite"]

@@ -10,6 +10,9 @@ balance creates the account on first use); a read session refuses an ORM flush t
 (`ReadOnlySession`), so a write reached from a marked route fails loudly instead of committing
 statement by statement. SQLite gains nothing from autocommit (the driver begins no transaction for
 a SELECT), so there the marked routes' sessions differ only by that refusal.
+
+The hot paths (`api.db.direct`) take no request session at all: their routes pass a `Db`, which
+opens a session only if the path falls back to the ORM.
 """
 from __future__ import annotations
 
