@@ -20,6 +20,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 
 from api.access_log import logging_config, wrap_access_log
 from api.auth import provide_admin, provide_participant
@@ -134,6 +135,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=logging_config(settings.log_level, settings.access_log),
         debug=False,
     )
+    # Every model is imported by now: set up the ORM's mappers here, not in the first request that
+    # builds a mapped object (`api.auth` builds cached participants without the mapped constructor).
+    configure_mappers()
     if settings.access_log:  # around the whole handler (routing included), so 404s are logged too
         app.asgi_handler = wrap_access_log(app.asgi_handler)
     return app

@@ -110,7 +110,8 @@ _NEW_PARTICIPANT = Participant._sa_class_manager.new_instance  # type: ignore[at
 def _detached(values: dict[str, Any]) -> Participant:
     """A fresh `Participant` with `values`, detached and known to be persistent (as if loaded by a
     session that has since closed). Built without the mapped constructor's per-attribute events: its
-    state is set once, here, and then committed by `make_transient_to_detached`."""
+    state is set once, here, and then committed by `make_transient_to_detached` (which needs the
+    mappers configured: `api.app.create_app` does it)."""
     participant: Participant = _NEW_PARTICIPANT()
     participant.__dict__.update(values)
     make_transient_to_detached(participant)
