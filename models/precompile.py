@@ -42,10 +42,14 @@ class Structure:
         return f"{self.trend} trend, link on {rows}"
 
 
-STRUCTURES = (Structure("compute", "final"), Structure("compute", "all"), Structure("params_tokens", "final"))
+STRUCTURES = (Structure("compute", "final"), Structure("params_tokens", "final"))
 """The structures of the default fit (``trend="stacked"``: both trend forms on final checkpoints, and
-its leave-largest-out refits, which share those structures), and the compute form with
-``--link-checkpoints all``."""
+its leave-largest-out and leave-longest-out refits, which share those structures): what
+``turnsignal precompile`` compiles."""
+EVERY_CHECKPOINT_STRUCTURES = (Structure("compute", "all"),)
+"""The compute form with ``--link-checkpoints all`` (not the default): compiled only on request
+(``turnsignal precompile --every-checkpoint``); otherwise its first fit compiles the nodes it does not
+share with the default structures."""
 
 
 def warm_up_table(link_checkpoints: str = "final") -> pd.DataFrame:
