@@ -74,7 +74,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
     when it ends."""
     from models.config import FitConfig
     from models.emergence_model import build_model
-    from models.forecaster import design_for
+    from models.forecaster import design_for, shares_rows
     from models.sampling import warm_compile
 
     say = on_progress or (lambda message: None)
@@ -85,7 +85,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
         config = FitConfig(success_metric=["acc"], trend=structure.trend,
                            link_checkpoints=structure.link_checkpoints)
         design = design_for(warm_up_table(structure.link_checkpoints), config)
-        warm_compile(build_model(design, config))
+        warm_compile(build_model(design, config, shared_rows=shares_rows(design)))
         timings.append((structure, time.perf_counter() - start))
         say(f"compiled the model, {structure.label}: {timings[-1][1]:.1f} s")
     return timings

@@ -155,7 +155,9 @@ def _iterations_done(sampler) -> int | None:
 
 
 def compiled_model(model: pm.Model, cache_key: str | None = None):
-    """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen."""
+    """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen:
+    then with ``model``'s ``pm.Data`` values swapped in (nutpie's ``with_data``), so a key may name a
+    model structure whose data (of any length) change between fits."""
     import nutpie
 
     from models.numba_digamma import register
@@ -165,7 +167,9 @@ def compiled_model(model: pm.Model, cache_key: str | None = None):
         with _compiled_models_lock:
             if cache_key in _compiled_models:
                 _compiled_models.move_to_end(cache_key)
-                return _compiled_models[cache_key]
+                compiled = _compiled_models[cache_key]
+                data = {var.name: var.get_value() for var in model.data_vars if var.name in compiled.shared_data}
+                return compiled.with_data(**data) if data else compiled
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     if cache_key is not None:
         with _compiled_models_lock:
