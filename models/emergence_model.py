@@ -67,12 +67,15 @@ def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np
     mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
     sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
     size = len(pm.modelcontext(None).coords[dims])
+    from_data = centred is not None and size >= MIN_CENTRED_GROUP and _rows_are_data()
     centred = np.full(size, name not in NON_CENTRED) if centred is None else np.asarray(centred, dtype=bool)
     if size < MIN_CENTRED_GROUP:
         centred = np.zeros(size, dtype=bool)
-    if centred.all():
+    if from_data:  # a mask chosen from the data is data too (see SHARED_ROWS); the same mixed form always
+        centred = pm.Data(f"{var}_centred", centred)
+    elif centred.all():
         return pm.Normal(var, mu=mu, sigma=sd, dims=dims)
-    if not centred.any():
+    elif not centred.any():
         offset = pm.Normal(f"{var}_offset", 0.0, 1.0, dims=dims)
         return pm.Deterministic(var, mu + sd * offset, dims=dims)
     z = pm.Normal(f"{var}_raw", mu=pt.where(centred, mu, 0.0), sigma=pt.where(centred, sd, 1.0), dims=dims)
@@ -218,8 +221,14 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
 SHARED_ROWS = ("x", "log10_params", "log10_tokens", "x0", "n0", "d0", "smooth_series_idx", "smooth_model_idx",
                "smooth_obs", "success_task_idx", "success_obs", "success_smooth")
 """The design's per-model and per-row arrays (and the centres derived from them) that ``shared_rows``
-passes as ``pm.Data``; every other input (tasks, series, which tasks emerged, the likelihoods present)
+passes as ``pm.Data``, with every parameterisation mask chosen from the data (e.g. which tasks emerged:
+``<name>_centred``, see :func:`_pooled`); every other input (tasks, series, the likelihoods present)
 stays a constant of the graph."""
+
+
+def _rows_are_data() -> bool:
+    """Whether the model being built takes its rows as ``pm.Data`` (``build_model(..., shared_rows=True)``)."""
+    return any(var.name == "smooth_obs" for var in pm.modelcontext(None).data_vars)
 
 
 def _clipped(success: np.ndarray) -> np.ndarray:

@@ -468,7 +468,7 @@ def summarize_predictive(targets: pd.DataFrame, success: np.ndarray, smooth: np.
 
 
 STRUCTURE_FIELDS = ("tasks", "series", "families", "base_tasks", "task_base", "task_family", "chance", "steps",
-                    "emerged", "shared_series")
+                    "shared_series")
 """The design fields that stay constants of a model built with ``shared_rows`` (the rest are data or unused)."""
 
 
