@@ -232,15 +232,20 @@ def fit(
 
 
 @app.command()
-def precompile() -> None:
-    """Compile the model's common structures into the compile cache once (`make install` runs this),
+def precompile(
+    every_checkpoint: bool = typer.Option(False, "--every-checkpoint",
+                                          help="also the compute form with the link on every checkpoint "
+                                               "(`--link-checkpoints all`, not the default)"),
+) -> None:
+    """Compile the default fit's model structures into the compile cache once (`make install` runs this),
     so a first fit compiles only what is specific to its data. Once per install; its time on 2 cores is in
     docs/performance.md."""
     from models import compile_cache_dir
+    from models.precompile import EVERY_CHECKPOINT_STRUCTURES, STRUCTURES
     from models.precompile import precompile as run_precompile
 
     say(f"pre-compiling into {compile_cache_dir()} (one time; later fits of these structures reuse it)")
-    timings = run_precompile(on_progress=say)
+    timings = run_precompile(STRUCTURES + (EVERY_CHECKPOINT_STRUCTURES if every_checkpoint else ()), on_progress=say)
     say(f"pre-compiled {len(timings)} model structures in {sum(seconds for _, seconds in timings):.0f} s")
 
 

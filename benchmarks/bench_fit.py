@@ -24,7 +24,10 @@ Rows:
   bulk ESS, leapfrog steps per draw.
 
 ``python -m benchmarks.bench_fit backtests`` runs only the backtests (the tables of docs/backtests.md), ``fit``
-only the full-fit rows, ``wide`` only the wide-table rows. Every row records the 1-minute load average.
+only the full-fit rows, ``first`` only the precompile and the first stacked fit after it (issue 18's
+two numbers; part of ``fit``), ``wide`` only the wide-table rows. Every row records the 1-minute load
+average; the precompile and full-fit rows also their CPU seconds (user + sys, ``cpu_s``), the
+comparable figure on a shared machine.
 
 Timings on a shared 2-core machine are noisy; read them as an order of magnitude.
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -135,21 +139,32 @@ def _cache_env() -> dict[str, str]:
     return env | {"TURNSIGNAL_CACHE_DIR": str(cache)}
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + sys) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _precompile_row(env: dict[str, str]) -> dict:
-    """`turnsignal precompile` (what `make install` runs) into the caches of ``env``, timed."""
-    start = time.perf_counter()
+    """`turnsignal precompile` (what `make install` runs) into the caches of ``env``: wall and CPU seconds."""
+    from models.precompile import STRUCTURES
+
+    start, cpu = time.perf_counter(), _children_cpu_s()
     done = subprocess.run([str(Path(sys.executable).parent / "turnsignal"), "precompile"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=FIT_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"precompile failed:\n{done.stderr[-3000:]}")
-    return {"case": "turnsignal precompile (make install runs it once; simulated ladders, 3 structures)",
-            "method": "precompile", "wall_s": round(time.perf_counter() - start, 1), "load": _load()}
+    return {"case": f"turnsignal precompile (make install runs it once; simulated ladders, {len(STRUCTURES)} structures)",
+            "method": "precompile", "wall_s": round(time.perf_counter() - start, 1),
+            "cpu_s": round(_children_cpu_s() - cpu, 1), "load": _load()}
 
 
 def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str], trend: str = "compute") -> dict:
     """One full OLMo fit in a fresh process with the compile caches of ``env``. For ``trend="stacked"``
     the wall time covers both forms and their leave-largest-out refits; compile and sampling seconds
-    are the two forms' fits on all rows (the refits' are in the wall time only)."""
+    are the two forms' fits on all rows (the refits' are in the wall time only). ``process_s``: the
+    whole process (import, reading, fit); ``cpu_s``: its CPU seconds (user + sys)."""
+    start, cpu = time.perf_counter(), _children_cpu_s()
     done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path), link_checkpoints, trend], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=FIT_TIMEOUT_S)
     if done.returncode != 0:
@@ -157,7 +172,9 @@ def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str],
     m = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "case": f"OLMo full fit, {m['n_tasks']} tasks x {m['n_models']} runs, {m['n_link_rows']} link rows ({label})",
-        "method": "hierarchical" if trend == "compute" else f"hierarchical ({trend})", "wall_s": round(m["fit_wall_s"], 1), "compile_s": round(m["compile_s"], 1),
+        "method": "hierarchical" if trend == "compute" else f"hierarchical ({trend})", "wall_s": round(m["fit_wall_s"], 1),
+        "process_s": round(time.perf_counter() - start, 1), "cpu_s": round(_children_cpu_s() - cpu, 1),
+        "compile_s": round(m["compile_s"], 1),
         "sampling_s": round(m["sampling_s"], 1),
         "min_ess_per_s": round(m["ess_bulk_min"] / max(m["sampling_s"], 1e-9), 1),
         "ess_bulk_min": round(m["ess_bulk_min"]), "rhat_max": round(m["rhat_max"], 4),
@@ -165,14 +182,23 @@ def _fit_row(label: str, path: Path, link_checkpoints: str, env: dict[str, str],
     }
 
 
+FIRST_FIT = "stacked (the default), first fit after precompile"
+
+
+def first_fit_rows(installed: dict[str, str] | None = None) -> list[dict]:
+    """Issue 18's two numbers: `turnsignal precompile` into a new cache, then the default (stacked)
+    OLMo fit in a fresh process: wall and CPU seconds of each."""
+    installed = installed or _cache_env()
+    return [_precompile_row(installed), _fit_row(FIRST_FIT, OLMO, "final", installed, "stacked")]
+
+
 def full_fit_rows() -> list[dict]:
     """The full OLMo fit with an empty compile cache; then, in another new cache, `turnsignal
-    precompile` followed by the final-checkpoint and every-checkpoint fits twice each, every fit in
-    a fresh process."""
+    precompile` followed by the stacked fit twice and the final-checkpoint and every-checkpoint fits
+    twice each, every fit in a fresh process."""
     cold, installed = _cache_env(), _cache_env()
-    rows = [_fit_row("final checkpoints, empty compile cache", OLMO, "final", cold), _precompile_row(installed)]
+    rows = [_fit_row("final checkpoints, empty compile cache", OLMO, "final", cold), *first_fit_rows(installed)]
     for label, path, link_checkpoints, trend in [
-        ("stacked (the default), first fit after precompile", OLMO, "final", "stacked"),
         ("stacked (the default), its second fit", OLMO, "final", "stacked"),
         ("final checkpoints, first fit after precompile", OLMO, "final", "compute"),
         ("final checkpoints, second fit", OLMO, "final", "compute"),
@@ -232,7 +258,8 @@ def backtest_rows() -> list[dict]:
 
 
 def run(parts: tuple[str, ...] = ("fit", "wide", "backtests")) -> list[dict]:
-    return ((full_fit_rows() if "fit" in parts else []) + (wide_fit_rows() if "wide" in parts else [])
+    first = first_fit_rows() if "first" in parts and "fit" not in parts else []
+    return (first + (full_fit_rows() if "fit" in parts else []) + (wide_fit_rows() if "wide" in parts else [])
             + (backtest_rows() if "backtests" in parts else []))
 
 

@@ -20,6 +20,7 @@ non-centred for the few parameters the data barely inform (see ``NON_CENTRED``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -66,12 +67,15 @@ def _pooled(name: str, priors: dict[str, dict[str, Any]], dims: str, centred: np
     mu = _prior(f"{name}_mu", priors[f"{name}_mu"])
     sd = _prior(f"{name}_sd", priors[f"{name}_sd"])
     size = len(pm.modelcontext(None).coords[dims])
+    from_data = centred is not None and size >= MIN_CENTRED_GROUP and _rows_are_data()
     centred = np.full(size, name not in NON_CENTRED) if centred is None else np.asarray(centred, dtype=bool)
     if size < MIN_CENTRED_GROUP:
         centred = np.zeros(size, dtype=bool)
-    if centred.all():
+    if from_data:  # a mask chosen from the data is data too (see SHARED_ROWS); the same mixed form always
+        centred = pm.Data(f"{var}_centred", centred)
+    elif centred.all():
         return pm.Normal(var, mu=mu, sigma=sd, dims=dims)
-    if not centred.any():
+    elif not centred.any():
         offset = pm.Normal(f"{var}_offset", 0.0, 1.0, dims=dims)
         return pm.Deterministic(var, mu + sd * offset, dims=dims)
     z = pm.Normal(f"{var}_raw", mu=pt.where(centred, mu, 0.0), sigma=pt.where(centred, sd, 1.0), dims=dims)
@@ -193,14 +197,15 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
     checkpoint = design.success_is_checkpoint
     known_n = np.isfinite(design.n_examples) & ~checkpoint
     beta_rows, checkpoint_rows = np.flatnonzero(~known_n & ~checkpoint), np.flatnonzero(checkpoint)
-    y = np.clip(design.success_obs, 1e-4, 1.0 - 1e-4)
+    y = _clipped(design.success_obs) if isinstance(design.success_obs, np.ndarray) else design.success_obs  # data: clipped
+    beta = slice(None) if len(beta_rows) == len(known_n) else beta_rows  # all rows: no gather (see SHARED_ROWS)
     if len(beta_rows) or len(checkpoint_rows):
         concentration = pm.Deterministic(
             "concentration", pt.exp(_pooled("log_concentration", priors, "task")), dims="task"
         )
     if len(beta_rows):
-        mu, kappa = mean[beta_rows], concentration[design.success_task_idx[beta_rows]]
-        pm.Beta("success_beta", alpha=mu * kappa, beta=(1.0 - mu) * kappa, observed=y[beta_rows])
+        mu, kappa = mean[beta], concentration[design.success_task_idx[beta]]
+        pm.Beta("success_beta", alpha=mu * kappa, beta=(1.0 - mu) * kappa, observed=y[beta])
     if len(checkpoint_rows):
         ratio = _prior("checkpoint_concentration_ratio", priors["checkpoint_concentration_ratio"])
         mu = mean[checkpoint_rows]
@@ -213,9 +218,41 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
         pm.Binomial("success_binomial", n=n, p=mean[np.flatnonzero(known_n)], observed=successes)
 
 
-def build_model(design: Design, config: FitConfig) -> pm.Model:
+SHARED_ROWS = ("x", "log10_params", "log10_tokens", "x0", "n0", "d0", "smooth_series_idx", "smooth_model_idx",
+               "smooth_obs", "success_task_idx", "success_obs", "success_smooth")
+"""The design's per-model and per-row arrays (and the centres derived from them) that ``shared_rows``
+passes as ``pm.Data``, with every parameterisation mask chosen from the data (e.g. which tasks emerged:
+``<name>_centred``, see :func:`_pooled`); every other input (tasks, series, the likelihoods present)
+stays a constant of the graph."""
+
+
+def _rows_are_data() -> bool:
+    """Whether the model being built takes its rows as ``pm.Data`` (``build_model(..., shared_rows=True)``)."""
+    return any(var.name == "smooth_obs" for var in pm.modelcontext(None).data_vars)
+
+
+def _clipped(success: np.ndarray) -> np.ndarray:
+    """Observed success rates kept off 0 and 1 (the Beta's support)."""
+    return np.clip(success, 1e-4, 1.0 - 1e-4)
+
+
+def _with_shared_rows(design: Design) -> Design:
+    """``design`` with :data:`SHARED_ROWS` as ``pm.Data`` of the current model (the success rates already
+    clipped) and the per-task arrays as tensors."""
+    values = {name: np.asarray(getattr(design, name)) for name in SHARED_ROWS} | {
+        "success_obs": _clipped(design.success_obs)}
+    shared = {name: pm.Data(name, value) for name, value in values.items()}
+    return replace(design, **shared, chance=pt.as_tensor(design.chance), steps=pt.as_tensor(design.steps))
+
+
+def build_model(design: Design, config: FitConfig, shared_rows: bool = False) -> pm.Model:
     """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig` of one
-    trend form (``compute`` or ``params_tokens``; a ``stacked`` fit builds one model per form)."""
+    trend form (``compute`` or ``params_tokens``; a ``stacked`` fit builds one model per form).
+
+    ``shared_rows``: the rows enter as ``pm.Data`` (:data:`SHARED_ROWS`), so that a model compiled once
+    samples another design of the same structure (same tasks, series and emerged tasks; other runs) by
+    swapping its data (nutpie's ``with_data``); only for designs whose success rows are all Beta rows
+    (no margins, no known ``n_examples``, no checkpoint rows)."""
     if config.trend not in ("compute", "params_tokens"):
         raise ValueError(f"build_model builds one trend form, not {config.trend!r} (models.stacking fits a stack)")
     priors = config.resolved_priors()
@@ -223,6 +260,8 @@ def build_model(design: Design, config: FitConfig) -> pm.Model:
     if len(design.families) > 1:
         coords |= {"base_task": design.base_tasks, "family": design.families}
     with pm.Model(coords=coords, check_bounds=False) as model:
+        if shared_rows:
+            design = _with_shared_rows(design)
         trend = smooth_trend(design, config, priors)
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
         pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend, sigma=noise[design.smooth_series_idx],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
 
 import arviz as az
@@ -84,16 +85,19 @@ class EmergenceForecaster:
         self.margins = margins
         self.design = design_from_selected(self.training_rows, cfg.smooth_metric, margins)
         _check_enough_data(self.design)
-        idata, compile_s, sampling_s = sample(build_model(self.design, cfg), cfg, progress=progress,
-                                             should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key(),
-                                             on_draws=on_draws)
+        shared = shares_rows(self.design)
+        idata, compile_s, sampling_s = sample(build_model(self.design, cfg, shared_rows=shared), cfg,
+                                              progress=progress, should_stop=should_stop, on_phase=on_phase,
+                                              cache_key=self._model_key(shared), on_draws=on_draws)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         self.diagnostics = diagnose(self.idata, compile_s, sampling_s)
         return self
 
-    def _model_key(self) -> str:
-        """What the PyMC model is built from: model id and version, structural config, design."""
-        return f"{MODEL_ID}/{MODEL_VERSION}/{self.config.structural_key()}/{self.design.content_hash()}"
+    def _model_key(self, shared_rows: bool = False) -> str:
+        """What the compiled model depends on: model id and version, structural config, and the design
+        (with ``shared_rows``, only its structure: :func:`structure_hash`; the rows are data)."""
+        design = structure_hash(self.design) if shared_rows else self.design.content_hash()
+        return f"{MODEL_ID}/{MODEL_VERSION}/{self.config.structural_key()}/{design}"
 
     def _draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, shape (S, ...) with S = chains * draws."""
@@ -461,6 +465,25 @@ def summarize_predictive(targets: pd.DataFrame, success: np.ndarray, smooth: np.
     out["smooth_q05"] = np.quantile(smooth, 0.05, axis=0)
     out["smooth_q95"] = np.quantile(smooth, 0.95, axis=0)
     return out[PRED_COLUMNS]
+
+
+STRUCTURE_FIELDS = ("tasks", "series", "families", "base_tasks", "task_base", "task_family", "chance", "steps",
+                    "shared_series")
+"""The design fields that stay constants of a model built with ``shared_rows`` (the rest are data or unused)."""
+
+
+def shares_rows(design: Design) -> bool:
+    """Whether ``design``'s model is built with its rows as data (``build_model(..., shared_rows=True)``), so
+    that one compiled model serves every design of the same structure (the stacked fit's refits): when
+    every success row is a Beta row (no per-example margins, no known ``n_examples``, no checkpoint rows)."""
+    return (not len(design.margin_task_idx) and not np.isfinite(design.n_examples).any()
+            and not np.asarray(design.success_is_checkpoint, dtype=bool).any())
+
+
+def structure_hash(design: Design) -> str:
+    """sha256 (hex) of :data:`STRUCTURE_FIELDS`: two all-Beta designs with the same hash build models that
+    differ only in their ``pm.Data`` (see :func:`shares_rows`)."""
+    return replace(design, **{f.name: None for f in fields(design) if f.name not in STRUCTURE_FIELDS}).content_hash()
 
 
 def design_for(table: pd.DataFrame, config: FitConfig, margins: pd.DataFrame | None = None) -> Design:

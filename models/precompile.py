@@ -42,10 +42,14 @@ class Structure:
         return f"{self.trend} trend, link on {rows}"
 
 
-STRUCTURES = (Structure("compute", "final"), Structure("compute", "all"), Structure("params_tokens", "final"))
+STRUCTURES = (Structure("compute", "final"), Structure("params_tokens", "final"))
 """The structures of the default fit (``trend="stacked"``: both trend forms on final checkpoints, and
-its leave-largest-out refits, which share those structures), and the compute form with
-``--link-checkpoints all``."""
+its leave-largest-out and leave-longest-out refits, which share those structures): what
+``turnsignal precompile`` compiles."""
+EVERY_CHECKPOINT_STRUCTURES = (Structure("compute", "all"),)
+"""The compute form with ``--link-checkpoints all`` (not the default): compiled only on request
+(``turnsignal precompile --every-checkpoint``); otherwise its first fit compiles the nodes it does not
+share with the default structures."""
 
 
 def warm_up_table(link_checkpoints: str = "final") -> pd.DataFrame:
@@ -70,7 +74,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
     when it ends."""
     from models.config import FitConfig
     from models.emergence_model import build_model
-    from models.forecaster import design_for
+    from models.forecaster import design_for, shares_rows
     from models.sampling import warm_compile
 
     say = on_progress or (lambda message: None)
@@ -81,7 +85,7 @@ def precompile(structures: tuple[Structure, ...] = STRUCTURES,
         config = FitConfig(success_metric=["acc"], trend=structure.trend,
                            link_checkpoints=structure.link_checkpoints)
         design = design_for(warm_up_table(structure.link_checkpoints), config)
-        warm_compile(build_model(design, config))
+        warm_compile(build_model(design, config, shared_rows=shares_rows(design)))
         timings.append((structure, time.perf_counter() - start))
         say(f"compiled the model, {structure.label}: {timings[-1][1]:.1f} s")
     return timings

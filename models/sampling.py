@@ -155,7 +155,9 @@ def _iterations_done(sampler) -> int | None:
 
 
 def compiled_model(model: pm.Model, cache_key: str | None = None):
-    """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen."""
+    """nutpie's compiled ``model`` (numba backend), from the in-process cache when ``cache_key`` was seen:
+    then with ``model``'s ``pm.Data`` values swapped in (nutpie's ``with_data``), so a key may name a
+    model structure whose data (of any length) change between fits."""
     import nutpie
 
     from models.numba_digamma import register
@@ -165,7 +167,9 @@ def compiled_model(model: pm.Model, cache_key: str | None = None):
         with _compiled_models_lock:
             if cache_key in _compiled_models:
                 _compiled_models.move_to_end(cache_key)
-                return _compiled_models[cache_key]
+                compiled = _compiled_models[cache_key]
+                data = {var.name: var.get_value() for var in model.data_vars if var.name in compiled.shared_data}
+                return _with_model_data(compiled, model, data) if data else compiled
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     if cache_key is not None:
         with _compiled_models_lock:
@@ -173,6 +177,27 @@ def compiled_model(model: pm.Model, cache_key: str | None = None):
             while len(_compiled_models) > COMPILED_MODELS_KEPT:
                 _compiled_models.popitem(last=False)
     return compiled
+
+
+def _with_model_data(compiled, model: pm.Model, data: dict[str, np.ndarray]):
+    """``compiled`` (nutpie's compiled model of another ``pm.Model`` of the same structure) with ``model``'s
+    data and initial points: nutpie's ``with_data``, and ``model``'s own initial-point function (the
+    starting points may depend on data, e.g. the centred/non-centred masks), built as nutpie builds it
+    (0.16); where nutpie's internals differ, the compiled model's own starting points (valid points of
+    the same parameter space)."""
+    import dataclasses
+
+    swapped = compiled.with_data(**data)
+    try:
+        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+        from pymc.initial_point import make_initial_point_fn
+    except ImportError:
+        return swapped
+    names, _, shapes = compiled.shape_info
+    free = len(model.free_RVs)
+    start = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
+    return dataclasses.replace(swapped, initial_point_func=_rv_dict_to_flat_array_wrapper(
+        _wrap_with_lock(start), names=list(names[:free]), shapes=list(shapes[:free])))
 
 
 def warm_compile(model: pm.Model) -> None:

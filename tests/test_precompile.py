@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from models.config import FitConfig
 from models.forecaster import design_for
-from models.precompile import STRUCTURES, warm_up_table
+from models.precompile import EVERY_CHECKPOINT_STRUCTURES, STRUCTURES, warm_up_table
 
 
 def test_the_default_fit_structure_is_precompiled() -> None:
@@ -15,7 +15,8 @@ def test_the_default_fit_structure_is_precompiled() -> None:
     assert {("compute", default.link_checkpoints), ("params_tokens", default.link_checkpoints)} <= \
         {(s.trend, s.link_checkpoints) for s in STRUCTURES}
     assert {s.trend for s in STRUCTURES} == {"compute", "params_tokens"}
-    assert {s.link_checkpoints for s in STRUCTURES} == {"final", "all"}
+    assert {s.link_checkpoints for s in STRUCTURES} == {"final"}  # every checkpoint: --every-checkpoint
+    assert {s.link_checkpoints for s in EVERY_CHECKPOINT_STRUCTURES} == {"all"}
 
 
 def test_warm_up_ladder_has_emerged_and_not_emerged_tasks() -> None:
