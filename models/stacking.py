@@ -215,8 +215,9 @@ def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, wh
     for form, component in components.items():
         if progress:
             print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
-        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress, margins=component.margins,
-                                                                 **fit_kwargs)
+        refit = EmergenceForecaster(component.config)
+        refit.token_location = component.token_location  # the experimental link term, when the form has it
+        refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **fit_kwargs)
     return refits
 
 
