@@ -89,7 +89,8 @@ class EmergenceForecaster:
         self.margins = margins
         self.design = design_from_selected(self.training_rows, cfg.smooth_metric, margins)
         _check_enough_data(self.design)
-        idata, compile_s, sampling_s = sample(build_model(self.design, cfg, self.token_location), cfg, progress=progress,
+        model = build_model(self.design, cfg, self.token_location)
+        idata, compile_s, sampling_s = sample(model, cfg, progress=progress,
                                              should_stop=should_stop, on_phase=on_phase, cache_key=self._model_key(),
                                              on_draws=on_draws)
         self.idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
