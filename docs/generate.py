@@ -18,6 +18,10 @@ and NAME says where its content comes from:
 * ``calibration:<key>``: the same directory's PIT-based calibration (summary.json ``calibration``):
   per cut x method x extrapolation bin, n, 50%/90% coverage and the PIT histogram (10 bins).
 
+* ``discrimination:<key>``: the same directory's jump discrimination per cut x method (summary.json
+  ``jump_discrimination``: n, jumps over 10 points, Spearman, AUC) and, when the backtest ran it,
+  the shuffle test's CRPS and MAE ratios.
+
 * ``smooth:<prefix>``: the backtests given as ``--backtest <prefix>_<smooth choice>=DIR`` (e.g.
   ``olmo_auto``, ``olmo_bpb``), compared per cut in the ``all`` bin and the farthest bin, with the
   choices ``--smooth auto`` made.
@@ -204,6 +208,33 @@ def render_calibration(out_dir: Path, commit: str) -> str:
     return "\n\n".join([stamp(date, commit), "\n".join(lines)])
 
 
+def _fixed(value: Any) -> str:
+    return "" if value is None or value != value else f"{value:.2f}"
+
+
+def render_discrimination(out_dir: Path, commit: str) -> str:
+    """Block ``discrimination:KEY``: each scenario's jump discrimination per method, then its shuffle
+    test (CRPS and MAE ratios shuffled / real, per permutation) where one ran."""
+    meta = json.loads((out_dir / "summary.json").read_text())
+    date = datetime.fromtimestamp((out_dir / "summary.json").stat().st_mtime, timezone.utc).date().isoformat()
+    rows, shuffles = [], []
+    for scenario in meta["scenarios"]:
+        for r in scenario.get("jump_discrimination") or []:
+            rows.append({"cut": scenario["label"], "method": r["method"], "n": r["n"], "jumped > 10 pts": r["n_jumped"],
+                         "jump Spearman": _fixed(r["spearman"]), "jump AUC": _fixed(r["auc"])})
+        shuffle = scenario.get("shuffle_test")
+        if shuffle:
+            shuffles.append({"cut": scenario["label"], "method": shuffle.get("method", ""),
+                             "real CRPS (pts)": _fixed(shuffle["crps_real_points"]),
+                             "CRPS ratio shuffled / real": " ".join(_fixed(x) for x in shuffle["crps_ratios"]),
+                             "MAE ratio shuffled / real": " ".join(_fixed(x) for x in shuffle["mae_ratios"])})
+    parts = [stamp(date, commit), markdown_table(["cut", "method", "n", "jumped > 10 pts", "jump Spearman",
+                                                  "jump AUC"], rows)]
+    if shuffles:
+        parts.append(markdown_table(list(shuffles[0]), shuffles))
+    return "\n\n".join(parts)
+
+
 # ------------------------------------------------------------------------------------------ main
 def _backtest_dirs(items: list[str]) -> dict[str, Path]:
     dirs = {}
@@ -230,6 +261,8 @@ def block_contents(names: list[str], results_dir: Path, backtests: Mapping[str, 
             contents[name] = render_smooth_comparison(key, backtests, commit)
         elif kind == "calibration" and key in backtests:
             contents[name] = render_calibration(backtests[key], commit)
+        elif kind == "discrimination" and key in backtests:
+            contents[name] = render_discrimination(backtests[key], commit)
     return contents
 
 

@@ -224,8 +224,9 @@ def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, wh
             print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
         config = component.config.model_copy(update={"tune": min(component.config.tune, REFIT_TUNE),
                                                      "draws": min(component.config.draws, REFIT_DRAWS)})
-        refits[form] = EmergenceForecaster(config).fit(reduced, progress=progress, margins=component.margins,
-                                                       **fit_kwargs)
+        refit = EmergenceForecaster(config)
+        refit.token_location = component.token_location  # the experimental link term, when the form has it
+        refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **fit_kwargs)
     return refits
 
 

@@ -142,7 +142,8 @@ def test_the_real_docs_blocks_are_well_formed() -> None:
         text = path.read_text()
         names = block_names(text)
         assert text.count("<!-- begin generated:") == len(names) == text.count("<!-- end generated -->"), path
-        assert all(name.split(":")[0] in ("bench", "backtest", "smooth", "calibration") for name in names), path
+        assert all(name.split(":")[0] in ("bench", "backtest", "smooth", "calibration", "discrimination")
+                   for name in names), path
 
 
 def test_smooth_block_compares_the_choices(tmp_path) -> None:
@@ -174,3 +175,18 @@ def test_calibration_block_lists_coverage_and_pit_per_bin(tmp_path) -> None:
     body = render_calibration(out, "c0ffee1")
     assert "at commit c0ffee1._" in body
     assert "| params<=760M | hierarchical | 1-3x | 4 | 50% | 75% | 0 1 0 0 1 1 0 0 0 1 |" in body
+
+
+def test_discrimination_block_lists_jumps_and_the_shuffle_test(tmp_path) -> None:
+    from docs.generate import render_discrimination
+
+    out = tmp_path / "bt"
+    out.mkdir()
+    scenario = {"label": "params<=760M", "jump_discrimination": [
+        {"method": "hierarchical", "n": 156, "n_jumped": 6, "spearman": 0.861, "auc": float("nan")}],
+        "shuffle_test": {"method": "hierarchical (compute)", "crps_real_points": 1.75, "crps_ratios": [0.97, 1.27],
+                         "mae_ratios": [0.98, 1.25]}}
+    (out / "summary.json").write_text(json.dumps({"scenarios": [scenario]}))
+    body = render_discrimination(out, "c0ffee1")
+    assert "at commit c0ffee1._" in body and "| params<=760M | hierarchical | 156 | 6 | 0.86 |  |" in body
+    assert "| params<=760M | hierarchical (compute) | 1.75 | 0.97 1.27 | 0.98 1.25 |" in body
