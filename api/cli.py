@@ -180,12 +180,15 @@ def _fit(table, config, progress, margins=None):
 
     show = sys.stderr.isatty() if progress is None else progress
     forecaster = make_forecaster(config)
-    what = ("both trend forms, then both again without each family's largest models for the stacking weights"
-            if config.trend == "stacked" else f"the {config.trend} trend form")
+    stacked = config.trend == "stacked"
+    what = ("both trend forms, then both again without each family's largest models and again without its "
+            "longest-trained runs (shorter chains), for the stacking weights and the link discrepancy"
+            if stacked else f"the {config.trend} trend form")
     say(f"fitting the hierarchical model, {what} ({config.sampler}, {config.chains} chains x {config.draws} "
-        "draws each); compiling takes 10-25 s a fit, about a minute if `turnsignal precompile` never ran")
+        "draws); each fit compiles first, longer if `turnsignal precompile` never ran")
     # no progress bar (a log, a pipe): a line every few seconds instead, so a long fit is visibly alive
-    with contextlib.nullcontext() if show else ProgressLines(config.chains * (config.tune + config.draws)) as lines:
+    total = None if stacked else config.chains * (config.tune + config.draws)  # a stack's fits differ in length
+    with contextlib.nullcontext() if show else ProgressLines(total) as lines:
         forecaster.fit(table, progress=show, margins=margins, on_phase=lines and lines.phase,
                        on_draws=lines and lines.iterations)
     d = forecaster.diagnostics

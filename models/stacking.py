@@ -214,6 +214,11 @@ def heldout_smooth_lpd(forecaster: EmergenceForecaster, targets: pd.DataFrame, h
     return special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
 
 
+def _named_phase(on_phase: Callable[[str], None] | None, name: str) -> Callable[[str], None] | None:
+    """``on_phase`` with each stage prefixed by which of the stack's fits it is (e.g. ``compute``)."""
+    return None if on_phase is None else (lambda stage: on_phase(f"{name}: {stage}"))
+
+
 def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, what: str, progress: bool,
            **fit_kwargs) -> dict[str, EmergenceForecaster]:
     """Every form refitted on ``reduced`` (the rows without some held-out models), at
@@ -226,7 +231,8 @@ def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, wh
                                                      "draws": min(component.config.draws, REFIT_DRAWS)})
         refit = EmergenceForecaster(config)
         refit.token_location = component.token_location  # the experimental link term, when the form has it
-        refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **fit_kwargs)
+        named = fit_kwargs | {"on_phase": _named_phase(fit_kwargs.get("on_phase"), f"{what.split(' (')[0]}, {form}")}
+        refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **named)
     return refits
 
 
@@ -335,8 +341,9 @@ class StackedForecaster:
         table, choice = resolve_smooth(table, cfg.smooth_metric, cfg.success_metric, cfg.tasks, cfg.families, cfg.seed)
         for form in self.forms:
             config = self.config.model_copy(update={"trend": form})
+            named = fit_kwargs | {"on_phase": _named_phase(on_phase, form)}
             self.components[form] = EmergenceForecaster(config).fit(table, progress=progress, margins=margins,
-                                                                    **fit_kwargs)
+                                                                    **named)
             self.components[form].smooth_choice = choice.to_dict() if choice else None
         self._weigh(progress, **fit_kwargs)
         return self
