@@ -24,7 +24,8 @@ Rows:
   bulk ESS, leapfrog steps per draw.
 
 ``python -m benchmarks.bench_fit backtests`` runs only the backtests (the tables of docs/backtests.md), ``fit``
-only the full-fit rows, ``wide`` only the wide-table rows. Every row records the 1-minute load average.
+only the full-fit rows, ``wide`` only the wide-table rows (``python -m benchmarks fit:wide`` runs them and saves
+them to ``benchmarks/results/bench_fit_wide.json``). Every row records the 1-minute load average.
 
 Timings on a shared 2-core machine are noisy; read them as an order of magnitude.
 """
