@@ -63,9 +63,8 @@ CENTRED_MIN_ROWS = 50
 """The pooled parameters :data:`NON_CENTRED` lists for the ceiling and the noise are sampled centred
 for a task with at least this many rows that inform them: Beta rows for the log concentration (its
 standard error, about sqrt(2 / n), is then under 0.2, well inside the pooled spread), rows past the
-link's midpoint (lift >= 0.5) for the ceiling's logit gap, whose whole group is centred once at
-least :data:`MIN_CENTRED_GROUP` base tasks have them (they identify its pooled sd). A wide table
-with 100 runs per family has them; with fewer (OLMo: 30 runs per task) both stay non-centred."""
+link's midpoint (lift >= 0.5) for the ceiling's logit gap. A wide table with 100 runs per family has
+them; with fewer (OLMo: 30 runs per task) both stay non-centred."""
 
 CEILING_LIFT = 0.5
 """Success rows at least this far from chance towards 1 inform the ceiling gap (see :data:`CENTRED_MIN_ROWS`)."""
@@ -211,11 +210,8 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]]) -> pt.Tensor
     threshold = _link_parameter("threshold", design, priors, design.emerged, family_shift=True)
     log_spread = _link_parameter("log_spread", design, priors, design.emerged, family_shift=True)
     spread = pm.Deterministic("spread", pt.exp(log_spread), dims="task")
-    informed = ceiling_rows(design) >= CENTRED_MIN_ROWS
-    # Once several tasks reach their ceilings they identify logit_gap_sd, and an uninformed member then
-    # sits in a fixed Normal, no funnel: the whole group is centred (docs/performance.md).
-    gap_centred = np.full(len(design.tasks), len(np.unique(design.task_base[informed])) >= MIN_CENTRED_GROUP)
-    logit_gap = _link_parameter("logit_gap", design, priors, gap_centred, family_shift=False)
+    logit_gap = _link_parameter("logit_gap", design, priors, ceiling_rows(design) >= CENTRED_MIN_ROWS,
+                                family_shift=False)
     gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(logit_gap), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
     if len(design.margin_task_idx):
