@@ -1,7 +1,9 @@
 """`make bench`: run every benchmarks/bench_*.py module, print its rows as a table and save them.
 
 Each module exposes `TITLE: str` and `run() -> list[dict]` (one dict per table row). Pass module
-names (e.g. `python -m benchmarks fit api`) to run a subset.
+names (e.g. `python -m benchmarks fit api`) to run a subset. `module:part` runs only that part of a
+module whose `run` takes a tuple of part names (e.g. `python -m benchmarks fit:wide`, the wide-table
+row of bench_fit without its long OLMo fits and backtests) and saves to `<module>_<part>.json`.
 
 Each module's rows are saved to `benchmarks/results/<module>.json` as `{"module", "title", "date"
 (UTC, ISO 8601), "commit" (`git rev-parse --short HEAD`, "-dirty" when tracked files differ from
@@ -33,6 +35,15 @@ def _modules(selected: list[str]) -> list[str]:
     if selected:
         names = [n for n in names if n.removeprefix("bench_") in selected or n in selected]
     return names
+
+
+def _runs(argv: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, parts) to run: every selected module whole, then each `module:part` argument's part."""
+    whole = [arg for arg in argv if ":" not in arg]
+    runs = [(name, ()) for name in _modules(whole)] if whole or not argv else []
+    for name, part in (arg.split(":", 1) for arg in argv if ":" in arg):
+        runs += [(module, (part,)) for module in _modules([name])]
+    return runs
 
 
 def git_commit(root: Path = ROOT) -> str:
@@ -70,17 +81,17 @@ def main(argv: list[str], results_dir: Path = RESULTS_DIR) -> int:
     if {"-h", "--help"} & set(argv):
         print(f"{(__doc__ or '').strip()}\n\nmodules: {', '.join(_modules([]))}")
         return 0
-    unknown = [name for name in argv if not _modules([name])]
+    unknown = [name for name in argv if not _modules([name.split(":", 1)[0]])]
     if unknown:
         print(f"no benchmark module {', '.join(unknown)} (modules: {', '.join(_modules([]))})", file=sys.stderr)
         return 2
     failures = 0
-    for name in _modules(argv):
+    for name, parts in _runs(argv):
         module = importlib.import_module(f"benchmarks.{name}")
-        print(f"\n## {module.TITLE}  ({name})", flush=True)
+        print(f"\n## {module.TITLE}  ({name}{':' + ','.join(parts) if parts else ''})", flush=True)
         start = time.perf_counter()
         try:
-            rows = module.run()
+            rows = module.run(parts) if parts else module.run()
         except Exception:  # a broken benchmark must not hide the others' numbers
             failures += 1
             traceback.print_exc()
@@ -88,7 +99,7 @@ def main(argv: list[str], results_dir: Path = RESULTS_DIR) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             print(pd.DataFrame(rows).to_string(index=False), flush=True)
         seconds = time.perf_counter() - start
-        path = save_rows(name, module.TITLE, rows, seconds, results_dir)
+        path = save_rows("_".join((name, *parts)), module.TITLE, rows, seconds, results_dir)
         print(f"({seconds:.1f} s; saved to {path})", flush=True)
     return 1 if failures else 0
 

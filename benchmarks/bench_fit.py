@@ -25,7 +25,8 @@ Rows:
 
 ``python -m benchmarks.bench_fit backtests`` runs only the backtests (the tables of docs/backtests.md), ``fit``
 only the full-fit rows, ``first`` only the precompile and the first stacked fit after it (issue 18's
-two numbers; part of ``fit``), ``wide`` only the wide-table rows. Every row records the 1-minute load
+two numbers; part of ``fit``), ``wide`` only the wide-table rows (``python -m benchmarks fit:wide`` runs them and saves
+them to ``benchmarks/results/bench_fit_wide.json``; ``fit:first`` likewise). Every row records the 1-minute load
 average; the precompile and full-fit rows also their CPU seconds (user + sys, ``cpu_s``), the
 comparable figure on a shared machine.
 

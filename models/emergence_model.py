@@ -16,19 +16,24 @@ Structure (T tasks, K smooth series, M models; see ``forecast.links`` for the fo
    :func:`success_likelihood`).
 
 Hierarchies are centred where the data are informative (it samples far better there) and
-non-centred for the few parameters the data barely inform (see ``NON_CENTRED``).
+non-centred for the few parameters the data barely inform (see ``NON_CENTRED``); for the trend's
+rates and the concentrations, which a short ladder barely informs but a wide table with many runs
+per series pins down, the choice is made per element from the data (:func:`rate_centred`,
+:data:`CENTRED_MIN_ROWS`). The parameterisation never changes the model's density.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from scipy.optimize import least_squares
+
 from forecast.design import Design
-from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
+from forecast.links import NUMPY, success_from_smooth, trend_compute, trend_params_tokens
 from models.config import SMOOTH_NOISE_DOF, SUCCESS_EPS, FitConfig
 
 
@@ -46,6 +51,24 @@ ladder). Data-rich ones stay centred, which samples better."""
 MIN_CENTRED_GROUP = 3
 """Groups with fewer members (e.g. a single-task fit) leave the pooling sd to its prior: always
 non-centred there, since a centred member of an unidentified-sd group sits in a pure funnel."""
+
+CENTRED_RATE_SE = 0.05
+"""A series' log rate (see :func:`smooth_trend`) is sampled centred when a least-squares fit of the
+trend to that series' own smooth rows pins it to this standard error or better, i.e. well inside the
+spread the pooling allows (``log_rate_sd`` ~ HalfNormal(0.3)): non-centred, such a rate's offset is
+pinned to ``(log_rate - mu) / sd``, a curved ridge in (mu, sd, offsets) that forces NUTS into small
+steps (docs/performance.md, "Wide tables: the geometry"). On a short ladder (OLMo: 30 runs per series,
+standard errors 0.09-0.3) the rates stay non-centred."""
+
+CENTRED_MIN_ROWS = 50
+"""The pooled parameters :data:`NON_CENTRED` lists for the ceiling and the noise are sampled centred
+for a task with at least this many rows that inform them: Beta rows for the log concentration (its
+standard error, about sqrt(2 / n), is then under 0.2, well inside the pooled spread), rows past the
+link's midpoint (lift >= 0.5) for the ceiling's logit gap. A wide table with 100 runs per family has
+them; with fewer (OLMo: 30 runs per task) both stay non-centred."""
+
+CEILING_LIFT = 0.5
+"""Success rows at least this far from chance towards 1 inform the ceiling gap (see :data:`CENTRED_MIN_ROWS`)."""
 
 CENTRED_WHERE_EMERGED = frozenset({"threshold", "log_spread"})
 """Link parameters centred for tasks that have emerged in the training data (their data pin them
@@ -107,16 +130,76 @@ def _link_parameter(name: str, design: Design, priors: dict[str, dict[str, Any]]
     return pm.Deterministic(name, value, dims="task")
 
 
-def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]]) -> tuple[pt.TensorVariable, pt.TensorVariable]:
-    """(log amplitude, rate) of one decaying term, from its pooled slope at the centre and its rate."""
+def _power_law_term(suffix: str, priors: dict[str, dict[str, Any]],
+                    centred: np.ndarray) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """(log amplitude, rate) of one decaying term, from its pooled slope at the centre and its rate
+    (``centred``: (K,) bool, which series' log rates are sampled centred)."""
     log_slope = _prior(f"log_slope{suffix}", priors[f"log_slope{suffix}"], dims="series")
-    log_rate = _pooled(f"log_rate{suffix}", priors, "series")
+    log_rate = _pooled(f"log_rate{suffix}", priors, "series", centred=centred)
     rate = pm.Deterministic(f"rate{suffix}", pt.exp(log_rate), dims="series")
     log_amplitude = pm.Deterministic(f"log_amplitude{suffix}", log_slope - log_rate, dims="series")
     return log_amplitude, rate
 
 
-def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, Any]]) -> pt.TensorVariable:
+def rate_standard_errors(design: Design, trend: str) -> np.ndarray:
+    """(K, R) standard errors of each series' log rate(s) (R = 1 for ``compute``, 2 for
+    ``params_tokens``: params then tokens) from a least-squares fit of the trend, in the model's
+    coordinates (level, log slope, log rate per term), to that series' own smooth rows alone;
+    NaN where the series has too few rows or the fit fails. Numpy only: decides the
+    parameterisation, never enters the model's density."""
+    n_terms = 1 if trend == "compute" else 2
+    out = np.full((len(design.series), n_terms), np.nan)
+    for k in range(len(design.series)):
+        rows = design.smooth_series_idx == k
+        m, y = design.smooth_model_idx[rows], design.smooth_obs[rows]
+        n_params = 1 + 2 * n_terms
+        if len(y) <= n_params + 1:
+            continue
+
+        def residuals(p: np.ndarray, m: np.ndarray = m, y: np.ndarray = y) -> np.ndarray:
+            log_amps, rates = p[1::2] - p[2::2], np.exp(p[2::2])
+            floor = p[0] - np.exp(log_amps).sum()
+            if trend == "compute":
+                return trend_compute(design.x[m], floor, log_amps[0], rates[0], design.x0, ops=NUMPY) - y
+            return trend_params_tokens(design.log10_params[m], design.log10_tokens[m], floor, log_amps[0], rates[0],
+                                       log_amps[1], rates[1], design.n0, design.d0, ops=NUMPY) - y
+
+        start = np.array([0.0] + [0.0 - np.log(n_terms), np.log(0.4)] * n_terms)
+        fit = least_squares(residuals, start, method="lm", max_nfev=200 * n_params)
+        information = fit.jac.T @ fit.jac
+        if not fit.success or np.linalg.cond(information) > 1e12:
+            continue
+        variances = np.diag(np.linalg.inv(information)) * np.sum(fit.fun ** 2) / (len(y) - n_params)
+        out[k] = np.sqrt(np.clip(variances[2::2], 0.0, None))
+    return out
+
+
+def rate_centred(design: Design, trend: str) -> np.ndarray:
+    """(K, R) bool: which series' log rates are sampled centred (:data:`CENTRED_RATE_SE`)."""
+    with np.errstate(invalid="ignore"):
+        return rate_standard_errors(design, trend) <= CENTRED_RATE_SE
+
+
+class Centring(NamedTuple):
+    """Which elements of the data-informed pooled parameters are sampled centred, decided from the
+    design's numpy rows before they may become ``pm.Data`` (:data:`SHARED_ROWS`): ``rates`` (K, R)
+    (:func:`rate_centred`), ``gaps`` (T,) (:func:`ceiling_rows`), ``concentrations`` (T,) (Beta rows
+    per task), each against its threshold."""
+    rates: np.ndarray
+    gaps: np.ndarray
+    concentrations: np.ndarray
+
+
+def centring_masks(design: Design, trend: str) -> Centring:
+    """The :class:`Centring` of ``design`` (numpy rows) for one trend form."""
+    beta = ~design.success_is_checkpoint & ~np.isfinite(design.n_examples)
+    beta_rows_per_task = np.bincount(design.success_task_idx[beta], minlength=len(design.tasks))
+    return Centring(rate_centred(design, trend), ceiling_rows(design) >= CENTRED_MIN_ROWS,
+                    beta_rows_per_task >= CENTRED_MIN_ROWS)
+
+
+def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, Any]],
+                 centring: Centring | None = None) -> pt.TensorVariable:
     """Create the trend parameters; return the trend at each smooth row's (series, model) pair,
     shape (N_s,): gathered per row rather than evaluated on the full (K, M) grid, which on a wide
     table (one series per task and family, each family's models apart) is mostly pairs never observed.
@@ -128,11 +211,12 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
     """
     k, m = design.smooth_series_idx, design.smooth_model_idx
     level = _prior("level", priors["level"], dims="series")
-    log_amplitude, rate = _power_law_term("", priors)
+    centred = (centring or centring_masks(design, config.trend)).rates
+    log_amplitude, rate = _power_law_term("", priors, centred[:, 0])
     if config.trend == "compute":
         floor = pm.Deterministic("floor", level - pt.exp(log_amplitude), dims="series")
         return trend_compute(design.x[m], floor[k], log_amplitude[k], rate[k], design.x0, ops=pt)
-    log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors)
+    log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors, centred[:, 1])
     floor = pm.Deterministic("floor", level - pt.exp(log_amplitude) - pt.exp(log_amp_tokens), dims="series")
     return trend_params_tokens(
         design.log10_params[m], design.log10_tokens[m], floor[k], log_amplitude[k], rate[k],
@@ -140,7 +224,8 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
     )
 
 
-def success_link(design: Design, priors: dict[str, dict[str, Any]], token_location: bool = False) -> pt.TensorVariable:
+def success_link(design: Design, priors: dict[str, dict[str, Any]], token_location: bool = False,
+                 centring: Centring | None = None) -> pt.TensorVariable:
     """Create the link parameters; return the expected success of each success row, shape (N_y,).
 
     With per-example margins in the design, they inform threshold and spread through
@@ -150,7 +235,8 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]], token_locati
     threshold = _link_parameter("threshold", design, priors, design.emerged, family_shift=True)
     log_spread = _link_parameter("log_spread", design, priors, design.emerged, family_shift=True)
     spread = pm.Deterministic("spread", pt.exp(log_spread), dims="task")
-    logit_gap = _link_parameter("logit_gap", design, priors, None, family_shift=False)
+    gaps = (centring.gaps if centring is not None else ceiling_rows(design) >= CENTRED_MIN_ROWS)
+    logit_gap = _link_parameter("logit_gap", design, priors, gaps, family_shift=False)
     gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(logit_gap), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
     if len(design.margin_task_idx):
@@ -192,6 +278,18 @@ def link_token_location(design: Design) -> pt.TensorVariable:
     return _prior("link_tokens_slope", TOKEN_LOCATION_PRIOR, shape=max(len(design.families), 1))
 
 
+def ceiling_rows(design: Design) -> np.ndarray:
+    """(T,) int: each task's final-checkpoint success rows at least :data:`CEILING_LIFT` of the way from
+    chance to 1 (intermediate checkpoints are not counted); with several families, summed over the
+    families of the task's base task (the ceiling gap is the base task's)."""
+    t = design.success_task_idx
+    lift = (design.success_obs - design.chance[t]) / (1.0 - design.chance[t])
+    rows = np.bincount(t[(lift >= CEILING_LIFT) & ~design.success_is_checkpoint], minlength=len(design.tasks))
+    if len(design.families) <= 1:
+        return rows
+    return np.bincount(design.task_base, weights=rows, minlength=len(design.base_tasks))[design.task_base].astype(int)
+
+
 def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.TensorVariable,
                       priors: dict[str, dict[str, Any]]) -> None:
     """Per-example margins (nats) of each (task, model): ``Normal(k (threshold - s) + offset, k * spread)``.
@@ -215,7 +313,8 @@ def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.T
     pm.Normal("margin_sd", mu=sd, sigma=sd / np.sqrt(2.0 * (n - 1.0)), observed=design.margin_sd)
 
 
-def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]]) -> None:
+def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]],
+                       centring: Centring | None = None) -> None:
     """Binomial rows (known n_examples), Beta rows (unknown n_examples, learned concentration) and
     intermediate-checkpoint link rows.
 
@@ -231,9 +330,10 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
     y = _clipped(design.success_obs) if isinstance(design.success_obs, np.ndarray) else design.success_obs  # data: clipped
     beta = slice(None) if len(beta_rows) == len(known_n) else beta_rows  # all rows: no gather (see SHARED_ROWS)
     if len(beta_rows) or len(checkpoint_rows):
-        concentration = pm.Deterministic(
-            "concentration", pt.exp(_pooled("log_concentration", priors, "task")), dims="task"
-        )
+        centred = (centring.concentrations if centring is not None else
+                   np.bincount(design.success_task_idx[beta_rows], minlength=len(design.tasks)) >= CENTRED_MIN_ROWS)
+        log_concentration = _pooled("log_concentration", priors, "task", centred=centred)
+        concentration = pm.Deterministic("concentration", pt.exp(log_concentration), dims="task")
     if len(beta_rows):
         mu, kappa = mean[beta], concentration[design.success_task_idx[beta]]
         pm.Beta("success_beta", alpha=mu * kappa, beta=(1.0 - mu) * kappa, observed=y[beta])
@@ -293,11 +393,12 @@ def build_model(design: Design, config: FitConfig, shared_rows: bool = False,
     if len(design.families) > 1:
         coords |= {"base_task": design.base_tasks, "family": design.families}
     with pm.Model(coords=coords, check_bounds=False) as model:
+        centring = centring_masks(design, config.trend)  # from the numpy rows, before they become data
         if shared_rows:
             design = _with_shared_rows(design)
-        trend = smooth_trend(design, config, priors)
+        trend = smooth_trend(design, config, priors, centring)
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
         pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend, sigma=noise[design.smooth_series_idx],
                     observed=design.smooth_obs)
-        success_likelihood(design, success_link(design, priors, token_location), priors)
+        success_likelihood(design, success_link(design, priors, token_location, centring), priors, centring)
     return model

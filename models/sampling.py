@@ -225,8 +225,10 @@ def warm_compile(model: pm.Model) -> None:
 
 def diagnose(idata: az.InferenceData, compile_seconds: float, sampling_seconds: float) -> Diagnostics:
     """R-hat, bulk ESS and divergences over every free and derived parameter, with plain-word warnings."""
-    rhat = float(np.nanmax(az.rhat(idata).to_array().values))
-    ess = float(np.nanmin(az.ess(idata, method="bulk").to_array().values))
+    # Per variable, then over variables: ``to_array()`` would broadcast every variable to the union of
+    # all dims (a wide table's task x series x base_task x ...: hundreds of GiB).
+    rhat = float(np.nanmax([np.nanmax(v.values) for v in az.rhat(idata).data_vars.values()]))
+    ess = float(np.nanmin([np.nanmin(v.values) for v in az.ess(idata, method="bulk").data_vars.values()]))
     divergences = int(idata.sample_stats["diverging"].values.sum()) if "diverging" in idata.sample_stats else 0
     notes = []
     if not rhat <= RHAT_LIMIT:
