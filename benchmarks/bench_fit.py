@@ -96,7 +96,7 @@ print(json.dumps({"fit_wall_s": done - begun, "compile_s": d.compile_seconds, "s
 """
 WIDE_TABLE = (50, 3, 100)
 """Tasks, families and runs per family of the simulated wide table (``forecast.simulate.simulate_wide_table``)."""
-WIDE_SETTINGS = (("compute", 200, 1000, 0.9),)
+WIDE_SETTINGS = (("compute", 300, 500, 0.9),)
 """(trend, warm-up, draws, target_accept) of each wide-table fit row."""
 WIDE_TIMEOUT_S = 1800
 
