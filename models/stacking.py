@@ -53,12 +53,6 @@ MIN_SIZES_FOR_CHECK = 3
 """Model sizes (distinct params) a family needs for the leave-largest-out check: two stay to fit."""
 MIN_RUNS_FOR_CHECK = 3
 """Runs a family must keep after its largest models are left out (a trend needs 3 models)."""
-REFIT_TUNE = 300
-REFIT_DRAWS = 300
-"""Warm-up steps and draws per chain of the leave-largest-out and leave-longest-out refits (at most the
-config's own): the refits only feed the stacking weights and the discrepancies, Monte Carlo averages of
-held-out densities over the draws, which 2 x 300 draws estimate closely enough (docs/model.md); the
-forms' own fits, whose posteriors are kept, sample at the config's settings."""
 
 
 def smooth_pointwise_loglik(forecaster: EmergenceForecaster) -> np.ndarray:
@@ -221,15 +215,14 @@ def _named_phase(on_phase: Callable[[str], None] | None, name: str) -> Callable[
 
 def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, what: str, progress: bool,
            **fit_kwargs) -> dict[str, EmergenceForecaster]:
-    """Every form refitted on ``reduced`` (the rows without some held-out models), at
-    :data:`REFIT_TUNE` + :data:`REFIT_DRAWS` per chain (or the config's, if fewer)."""
+    """Every form refitted on ``reduced`` (the rows without some held-out models), at the form's own
+    sampler settings (shorter refits moved the link discrepancy and the coverage at distance:
+    docs/backtests.md, *Refit length*)."""
     refits = {}
     for form, component in components.items():
         if progress:
             print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
-        config = component.config.model_copy(update={"tune": min(component.config.tune, REFIT_TUNE),
-                                                     "draws": min(component.config.draws, REFIT_DRAWS)})
-        refit = EmergenceForecaster(config)
+        refit = EmergenceForecaster(component.config)
         refit.token_location = component.token_location  # the experimental link term, when the form has it
         named = fit_kwargs | {"on_phase": _named_phase(fit_kwargs.get("on_phase"), f"{what.split(' (')[0]}, {form}")}
         refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **named)
