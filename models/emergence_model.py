@@ -165,7 +165,8 @@ def rate_standard_errors(design: Design, trend: str) -> np.ndarray:
                                        log_amps[1], rates[1], design.n0, design.d0, ops=NUMPY) - y
 
         start = np.array([0.0] + [0.0 - np.log(n_terms), np.log(0.4)] * n_terms)
-        fit = least_squares(residuals, start, method="lm", max_nfev=200 * n_params)
+        with np.errstate(over="ignore", invalid="ignore"):  # trial points far out overflow; the fit moves on
+            fit = least_squares(residuals, start, method="lm", max_nfev=200 * n_params)
         information = fit.jac.T @ fit.jac
         if not fit.success or np.linalg.cond(information) > 1e12:
             continue
