@@ -161,6 +161,10 @@ _PG_INSERT_AND_COUNT = direct.Prepared(select(_EARLIER_VERSIONS.scalar_subquery(
 _SQLITE_EARLIER, _SQLITE_INSERT = direct.Prepared(_EARLIER_VERSIONS), direct.Prepared(_INSERT_IF_OPEN)
 
 
+_NO_FIELDS = dict.fromkeys(PredictionOut.model_fields)
+"""Every field of a `PredictionOut` reply, None: the direct path's reply fills in what a probability has."""
+
+
 def _sqlite_insert_and_count(params: dict[str, Any]) -> Callable[[sqlite3.Connection], Any]:
     """The earlier versions' count and the insert, in `direct.first`'s BEGIN IMMEDIATE transaction:
     a row like PostgreSQL's (`.earlier`), or None if nothing was inserted."""
@@ -184,9 +188,8 @@ async def _submit_probability_directly(db: Db, participant: Participant, questio
     row = await direct.first(db.engine, _sqlite_insert_and_count(params), _PG_INSERT_AND_COUNT, params, write=True)
     if row is None or row is direct.BUSY:
         return None
-    body = {"id": params["id"], "question_id": question_id, "participant_id": participant.id,
-            "version": int(row.earlier) + 1, "created_at": now, "kind": "probability", "probability": p,
-            "quantiles": None, "cdf": None, "commitment": None, "opened_at": None}
+    body = _NO_FIELDS | {"id": params["id"], "question_id": question_id, "participant_id": participant.id,
+                         "version": int(row.earlier) + 1, "created_at": now, "kind": "probability", "probability": p}
     return Outcome(201, body, False)
 
 
