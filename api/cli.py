@@ -182,13 +182,12 @@ def _fit(table, config, progress, margins=None):
     forecaster = make_forecaster(config)
     stacked = config.trend == "stacked"
     what = ("both trend forms, then both again without each family's largest models and again without its "
-            "longest-trained runs (shorter chains), for the stacking weights and the link discrepancy"
+            "longest-trained runs, for the stacking weights and the link discrepancy"
             if stacked else f"the {config.trend} trend form")
     say(f"fitting the hierarchical model, {what} ({config.sampler}, {config.chains} chains x {config.draws} "
         "draws); each fit compiles first, longer if `turnsignal precompile` never ran")
     # no progress bar (a log, a pipe): a line every few seconds instead, so a long fit is visibly alive
-    total = None if stacked else config.chains * (config.tune + config.draws)  # a stack's fits differ in length
-    with contextlib.nullcontext() if show else ProgressLines(total) as lines:
+    with contextlib.nullcontext() if show else ProgressLines(config.chains * (config.tune + config.draws)) as lines:
         forecaster.fit(table, progress=show, margins=margins, on_phase=lines and lines.phase,
                        on_draws=lines and lines.iterations)
     d = forecaster.diagnostics
@@ -197,7 +196,7 @@ def _fit(table, config, progress, margins=None):
         f"min bulk ESS {d.ess_bulk_min:.0f}, {d.divergences} divergences")
     for warning in d.warnings:
         say(f"WARNING: {warning}")
-    if config.trend == "stacked":
+    if stacked:
         weights = ", ".join(f"{form} {w:.2f}" for form, w in forecaster.weights.items())
         say(f"stacking weights: {weights} ({forecaster.weights_from}); link discrepancy "
             f"{forecaster.link_discrepancy:.2f} spreads per decade of compute and {forecaster.token_discrepancy:.2f} "

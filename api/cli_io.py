@@ -335,9 +335,9 @@ class ProgressLines:
     """Prints ``stage, elapsed seconds[, iterations done]`` on stderr every :data:`PROGRESS_SECONDS`
     while a long fit runs: for logs and pipes, where no progress bar is drawn. A context manager;
     :meth:`phase` names the current stage, :meth:`iterations` reports the sampler's iterations done
-    (warm-up and draws, all chains) of ``total`` (None: a stack's fits, each of its own length)."""
+    (warm-up and draws, all chains) of ``total`` (per fit: a stack's fits each count from 0 to it)."""
 
-    def __init__(self, total: int | None, every: float = PROGRESS_SECONDS,
+    def __init__(self, total: int, every: float = PROGRESS_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self.every = every
@@ -365,8 +365,7 @@ class ProgressLines:
     def line(self) -> str:
         text = f"{self.stage}, {self.clock() - self._start:.0f} s elapsed"
         if self.stage.endswith("sampling") and self.done is not None:
-            of = f" of {self.total}" if self.total else ""
-            text += f", {self.done}{of} iterations done (warm-up and draws, all chains)"
+            text += f", {self.done} of {self.total} iterations done (warm-up and draws, all chains)"
         return text
 
     def _run(self) -> None:
