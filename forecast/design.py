@@ -249,6 +249,19 @@ def row_sizes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return params, tokens, np.where(np.isfinite(flops), flops, training_flops(params, tokens))
 
 
+def log10_tokens_per_param(sizes: pd.DataFrame) -> pd.Series:
+    """log10 training tokens per parameter of each row of ``sizes`` (e.g. :func:`model_sizes`), same index."""
+    params, tokens, _ = row_sizes(sizes)
+    return pd.Series(np.log10(tokens / params), index=sizes.index)
+
+
+def largest_log10_tokens_per_param_by_family(rows: pd.DataFrame) -> pd.Series:
+    """log10 tokens per parameter of each family's longest-trained run (final checkpoints), indexed by
+    the family's name (str)."""
+    sizes = model_sizes(rows)
+    return log10_tokens_per_param(sizes).groupby(sizes["family"].astype(str).to_numpy()).max()
+
+
 def largest_compute_by_family(rows: pd.DataFrame) -> pd.Series:
     """Training FLOPs of each family's largest run (final checkpoints), indexed by the family's name (str)."""
     sizes = model_sizes(rows)

@@ -21,7 +21,8 @@ from scipy import special, stats
 from forecast.compute import log10_size_on_path, log10_training_flops
 from forecast.direction import Direction, trend_direction
 from forecast.design import (FAMILY_SEPARATOR, Design, build_design, column_or_nan, design_from_selected,
-                             largest_compute_by_family, model_sizes, row_sizes, select_rows)
+                             largest_compute_by_family, largest_log10_tokens_per_param_by_family, row_sizes,
+                             select_rows)
 from forecast.emergence import emergence_scale_closed_form, first_crossing, summarize_emergence, target_success
 from forecast.extrapolation import discrepancy_scale, extrapolation_distance
 from forecast.links import success_from_smooth, trend_compute, trend_params_tokens
@@ -211,10 +212,7 @@ class EmergenceForecaster:
         """Per task (T,): the largest log10 tokens per parameter of a training run of the task's family
         (final checkpoints)."""
         d = self.design
-        sizes = model_sizes(self.training_rows)
-        params, tokens, _ = row_sizes(sizes)
-        ratio = pd.Series(np.log10(tokens / params), index=sizes["family"].astype(str).to_numpy())
-        largest = ratio.groupby(level=0).max().reindex(d.families).to_numpy(float)
+        largest = largest_log10_tokens_per_param_by_family(self.training_rows).reindex(d.families).to_numpy(float)
         return largest[d.task_family]
 
     def largest_log10_flops(self) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from forecast.design import Design, heldout_targets, hold_out_runs, model_sizes, row_sizes
+from forecast.design import Design, heldout_targets, hold_out_runs, log10_tokens_per_param, model_sizes
 from forecast.extrapolation import DISCREPANCY_GRID, link_discrepancy_mle, stacking_weights
 from forecast.surrogate import resolve_smooth
 from models.config import FitConfig
@@ -174,8 +174,7 @@ def leave_longest_out_split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     when a family has fewer than :data:`MIN_LENGTHS_FOR_TOKEN_CHECK` distinct tokens-per-parameter
     ratios or would keep fewer than :data:`MIN_RUNS_FOR_CHECK` runs, or fewer than 2 sizes."""
     sizes = model_sizes(rows)
-    params, tokens, _ = row_sizes(sizes)
-    ratio = pd.Series(np.round(np.log10(tokens / params), 2), index=sizes.index)
+    ratio = log10_tokens_per_param(sizes).round(2)
     if not np.all(np.isfinite(ratio)):
         return None
     longest = ratio == ratio.groupby(sizes["family"]).transform("max")
@@ -213,18 +212,18 @@ def _named_phase(on_phase: Callable[[str], None] | None, name: str) -> Callable[
     return None if on_phase is None else (lambda stage: on_phase(f"{name}: {stage}"))
 
 
-def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, what: str, progress: bool,
-           **fit_kwargs) -> dict[str, EmergenceForecaster]:
+def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, check: str, what: str,
+           progress: bool, **fit_kwargs) -> dict[str, EmergenceForecaster]:
     """Every form refitted on ``reduced`` (the rows without some held-out models), at the form's own
     sampler settings (shorter refits moved the link discrepancy and the coverage at distance:
-    docs/backtests.md, *Refit length*)."""
+    docs/backtests.md, *Refit length*). ``check`` names the refits' phases, ``what`` their progress line."""
     refits = {}
     for form, component in components.items():
         if progress:
             print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
         refit = EmergenceForecaster(component.config)
         refit.token_location = component.token_location  # the experimental link term, when the form has it
-        named = fit_kwargs | {"on_phase": _named_phase(fit_kwargs.get("on_phase"), f"{what.split(' (')[0]}, {form}")}
+        named = fit_kwargs | {"on_phase": _named_phase(fit_kwargs.get("on_phase"), f"{check}, {form}")}
         refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **named)
     return refits
 
@@ -293,7 +292,7 @@ def _split_and_refit(components: dict[str, EmergenceForecaster], split: tuple[pd
         return None
     reduced, heldout = split
     first = next(iter(components.values()))
-    refits = _refit(components, reduced, f"{check} (without {heldout['model'].nunique()} {held})", progress,
+    refits = _refit(components, reduced, check, f"{check} (without {heldout['model'].nunique()} {held})", progress,
                     **fit_kwargs)
     targets = _heldout_success_targets(heldout, reduced, first.config.smooth_metric)
     if targets.empty:
