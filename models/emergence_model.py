@@ -200,7 +200,7 @@ def centring_masks(design: Design, trend: str) -> Centring:
 
 
 def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, Any]],
-                 centring: Centring | None = None) -> pt.TensorVariable:
+                 centring: Centring) -> pt.TensorVariable:
     """Create the trend parameters; return the trend at each smooth row's (series, model) pair,
     shape (N_s,): gathered per row rather than evaluated on the full (K, M) grid, which on a wide
     table (one series per task and family, each family's models apart) is mostly pairs never observed.
@@ -212,12 +212,11 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
     """
     k, m = design.smooth_series_idx, design.smooth_model_idx
     level = _prior("level", priors["level"], dims="series")
-    centred = (centring or centring_masks(design, config.trend)).rates
-    log_amplitude, rate = _power_law_term("", priors, centred[:, 0])
+    log_amplitude, rate = _power_law_term("", priors, centring.rates[:, 0])
     if config.trend == "compute":
         floor = pm.Deterministic("floor", level - pt.exp(log_amplitude), dims="series")
         return trend_compute(design.x[m], floor[k], log_amplitude[k], rate[k], design.x0, ops=pt)
-    log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors, centred[:, 1])
+    log_amp_tokens, rate_tokens = _power_law_term("_tokens", priors, centring.rates[:, 1])
     floor = pm.Deterministic("floor", level - pt.exp(log_amplitude) - pt.exp(log_amp_tokens), dims="series")
     return trend_params_tokens(
         design.log10_params[m], design.log10_tokens[m], floor[k], log_amplitude[k], rate[k],
@@ -225,8 +224,8 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
     )
 
 
-def success_link(design: Design, priors: dict[str, dict[str, Any]], token_location: bool = False,
-                 centring: Centring | None = None) -> pt.TensorVariable:
+def success_link(design: Design, priors: dict[str, dict[str, Any]], centring: Centring,
+                 token_location: bool = False) -> pt.TensorVariable:
     """Create the link parameters; return the expected success of each success row, shape (N_y,).
 
     With per-example margins in the design, they inform threshold and spread through
@@ -236,8 +235,7 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]], token_locati
     threshold = _link_parameter("threshold", design, priors, design.emerged, family_shift=True)
     log_spread = _link_parameter("log_spread", design, priors, design.emerged, family_shift=True)
     spread = pm.Deterministic("spread", pt.exp(log_spread), dims="task")
-    gaps = (centring.gaps if centring is not None else ceiling_rows(design) >= CENTRED_MIN_ROWS)
-    logit_gap = _link_parameter("logit_gap", design, priors, gaps, family_shift=False)
+    logit_gap = _link_parameter("logit_gap", design, priors, centring.gaps, family_shift=False)
     gap_fraction = pm.Deterministic("gap_fraction", pm.math.sigmoid(logit_gap), dims="task")
     gap = pm.Deterministic("ceiling_gap", gap_fraction * (1.0 - design.chance), dims="task")
     if len(design.margin_task_idx):
@@ -315,7 +313,7 @@ def margin_likelihood(design: Design, threshold: pt.TensorVariable, spread: pt.T
 
 
 def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str, dict[str, Any]],
-                       centring: Centring | None = None) -> None:
+                       centring: Centring) -> None:
     """Binomial rows (known n_examples), Beta rows (unknown n_examples, learned concentration) and
     intermediate-checkpoint link rows.
 
@@ -331,9 +329,7 @@ def success_likelihood(design: Design, mean: pt.TensorVariable, priors: dict[str
     y = _clipped(design.success_obs) if isinstance(design.success_obs, np.ndarray) else design.success_obs  # data: clipped
     beta = slice(None) if len(beta_rows) == len(known_n) else beta_rows  # all rows: no gather (see SHARED_ROWS)
     if len(beta_rows) or len(checkpoint_rows):
-        centred = (centring.concentrations if centring is not None else
-                   np.bincount(design.success_task_idx[beta_rows], minlength=len(design.tasks)) >= CENTRED_MIN_ROWS)
-        log_concentration = _pooled("log_concentration", priors, "task", centred=centred)
+        log_concentration = _pooled("log_concentration", priors, "task", centred=centring.concentrations)
         concentration = pm.Deterministic("concentration", pt.exp(log_concentration), dims="task")
     if len(beta_rows):
         mu, kappa = mean[beta], concentration[design.success_task_idx[beta]]
@@ -401,5 +397,5 @@ def build_model(design: Design, config: FitConfig, shared_rows: bool = False,
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
         pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend, sigma=noise[design.smooth_series_idx],
                     observed=design.smooth_obs)
-        success_likelihood(design, success_link(design, priors, token_location, centring), priors, centring)
+        success_likelihood(design, success_link(design, priors, centring, token_location), priors, centring)
     return model
