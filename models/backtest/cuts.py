@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.design import (MODEL_KEY, is_final_checkpoint, largest_compute_by_family, model_sizes, row_sizes,
-                             select_rows)
+from forecast.design import (MODEL_KEY, is_final_checkpoint, largest_compute_by_family,
+                             largest_log10_tokens_per_param_by_family, model_sizes, row_sizes, select_rows)
 from models.config import FitConfig
 
 RATIO_BIN_EDGES: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, math.inf)
@@ -140,10 +140,10 @@ def extrapolation_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> 
 def token_ratios(targets: pd.DataFrame, training_rows: pd.DataFrame) -> np.ndarray:
     """Target tokens per parameter over the largest tokens per parameter of a training run of its
     family (of all families if none), shape (n,): how far a token-extrapolation scenario reaches."""
-    sizes = model_sizes(training_rows)
-    largest = pd.Series(chinchilla_multiples(sizes), index=sizes["family"].astype(str).to_numpy()).groupby(level=0).max()
+    largest = 10.0 ** largest_log10_tokens_per_param_by_family(training_rows)
     reference = targets["family"].astype(str).map(largest).fillna(float(largest.max())).to_numpy(float)
-    return chinchilla_multiples(targets) / reference
+    params, tokens, _ = row_sizes(targets)
+    return tokens / params / reference
 
 
 def ratio_bin_labels(ratios: np.ndarray) -> np.ndarray:
