@@ -169,7 +169,9 @@ def compiled_model(model: pm.Model, cache_key: str | None = None):
                 _compiled_models.move_to_end(cache_key)
                 compiled = _compiled_models[cache_key]
                 data = {var.name: var.get_value() for var in model.data_vars if var.name in compiled.shared_data}
-                return _with_model_data(compiled, model, data) if data else compiled
+                if all(np.array_equal(value, compiled.shared_data[name]) for name, value in data.items()):
+                    return compiled  # the same data (e.g. a refit with another seed): nothing to swap
+                return _with_model_data(compiled, model, data)
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     if cache_key is not None:
         with _compiled_models_lock:
