@@ -23,9 +23,10 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/turnsignal serve --with-worker
 
-## test: the fast suite (SQLite always; PostgreSQL when TURNSIGNAL_TEST_POSTGRES_URL is set)
+## test: the fast suite (SQLite always; PostgreSQL when TURNSIGNAL_TEST_POSTGRES_URL is set), on two
+## pytest-xdist workers; a file's tests stay on one worker, so its module fixtures (fits) are made once
 test: install
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 ## test-slow: sampling-heavy tests (parameter recovery, full fits)
 test-slow: install
