@@ -188,3 +188,16 @@ def test_progress_lines_name_stage_elapsed_and_iterations(capsys) -> None:
     err = capsys.readouterr().err
     assert "turnsignal: compiling, 0 s elapsed" in err
     assert "turnsignal: sampling, 0 s elapsed, 120 of 600 iterations done" in err
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "backtest"])
+def test_every_fitting_command_defaults_to_the_stacked_model(command) -> None:
+    """`predict --data ... --targets ...` (the one-shot form), `fit` and `backtest` take the default
+    model unless told otherwise: the --trend option's default is FitConfig's, and that is the stack."""
+    import typer.main
+
+    from models.config import FitConfig
+
+    click_command = typer.main.get_command(app).commands[command]
+    trend = next(param for param in click_command.params if param.name == "trend")
+    assert trend.default == FitConfig().trend == "stacked"
