@@ -24,6 +24,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy import String, bindparam, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -104,7 +105,8 @@ class KeyCache:
         self._entries.clear()
 
 
-_NEW_PARTICIPANT = Participant._sa_class_manager.new_instance  # type: ignore[attr-defined]
+_NEW_PARTICIPANT = sa_inspect(Participant).class_manager.new_instance
+"""A bare mapped instance with its instance state (the mapper's public ``class_manager``)."""
 
 
 def _detached(values: dict[str, Any]) -> Participant:
