@@ -224,13 +224,11 @@ def smooth_trend(design: Design, config: FitConfig, priors: dict[str, dict[str, 
     )
 
 
-def success_link(design: Design, priors: dict[str, dict[str, Any]], centring: Centring,
-                 token_location: bool = False) -> pt.TensorVariable:
+def success_link(design: Design, priors: dict[str, dict[str, Any]], centring: Centring) -> pt.TensorVariable:
     """Create the link parameters; return the expected success of each success row, shape (N_y,).
 
     With per-example margins in the design, they inform threshold and spread through
-    :func:`margin_likelihood`. ``token_location`` (an experiment, off by default): the link's argument
-    also gets :func:`link_token_location`.
+    :func:`margin_likelihood`.
     """
     threshold = _link_parameter("threshold", design, priors, design.emerged, family_shift=True)
     log_spread = _link_parameter("log_spread", design, priors, design.emerged, family_shift=True)
@@ -241,40 +239,10 @@ def success_link(design: Design, priors: dict[str, dict[str, Any]], centring: Ce
     if len(design.margin_task_idx):
         margin_likelihood(design, threshold, spread, priors)
     t = design.success_task_idx
-    smooth = design.success_smooth
-    if token_location:
-        slope = link_token_location(design)
-        family = _task_family(design)[t]
-        smooth = smooth - spread[t] * slope[family] * centred_tokens_per_param(
-            design.log10_params[design.success_model_idx], design.log10_tokens[design.success_model_idx])
-    mean = success_from_smooth(smooth, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t], ops=pt)
+    mean = success_from_smooth(
+        design.success_smooth, threshold[t], spread[t], design.chance[t], gap[t], design.steps[t], ops=pt
+    )
     return pt.clip(mean, SUCCESS_EPS, 1.0 - SUCCESS_EPS)
-
-
-TOKEN_LOCATION_PRIOR = {"dist": "Normal", "mu": 0.0, "sigma": 0.5}
-"""Prior of the experimental link-location slope (spreads per decade of tokens per parameter)."""
-TOKEN_LOCATION_REFERENCE = float(np.log10(20.0))
-"""log10 tokens per parameter where the experimental location term is 0: Chinchilla's 20, a fixed
-reference (not the training runs' median), so the term means the same in every fit."""
-
-
-def centred_tokens_per_param(log10_params: Any, log10_tokens: Any) -> np.ndarray:
-    """log10 tokens per parameter minus :data:`TOKEN_LOCATION_REFERENCE`, same shape as the inputs."""
-    return np.asarray(log10_tokens, float) - np.asarray(log10_params, float) - TOKEN_LOCATION_REFERENCE
-
-
-def _task_family(design: Design) -> np.ndarray:
-    """(T,) family index of each task (all 0 in a one-family design without the field)."""
-    return design.task_family if len(design.task_family) == len(design.tasks) else np.zeros(len(design.tasks), int)
-
-
-def link_token_location(design: Design) -> pt.TensorVariable:
-    """The experimental link-location slope ``link_tokens_slope``, shape (max(F, 1),): per family, in
-    per-example spreads per decade of tokens per parameter, shared by all the family's tasks; a run
-    at ``r`` decades above :data:`TOKEN_LOCATION_REFERENCE` has its link's argument moved by
-    ``slope * r`` (> 0: longer-trained runs beat the link at the same smooth value). Fixed effect
-    only: no per-run random effect (the reverted run shift of docs/backtests.md had one)."""
-    return _prior("link_tokens_slope", TOKEN_LOCATION_PRIOR, shape=max(len(design.families), 1))
 
 
 def ceiling_rows(design: Design) -> np.ndarray:
@@ -373,16 +341,14 @@ def _with_shared_rows(design: Design) -> Design:
     return replace(design, **shared, chance=pt.as_tensor(design.chance), steps=pt.as_tensor(design.steps))
 
 
-def build_model(design: Design, config: FitConfig, shared_rows: bool = False,
-                token_location: bool = False) -> pm.Model:
+def build_model(design: Design, config: FitConfig, shared_rows: bool = False) -> pm.Model:
     """The full joint model for one :class:`~forecast.design.Design` and :class:`FitConfig` of one
     trend form (``compute`` or ``params_tokens``; a ``stacked`` fit builds one model per form).
 
     ``shared_rows``: the rows enter as ``pm.Data`` (:data:`SHARED_ROWS`), so that a model compiled once
     samples another design of the same structure (same tasks, series and emerged tasks; other runs) by
     swapping its data (nutpie's ``with_data``); only for designs whose success rows are all Beta rows
-    (no margins, no known ``n_examples``, no checkpoint rows).
-    ``token_location``: the experimental link-location slope (:func:`link_token_location`)."""
+    (no margins, no known ``n_examples``, no checkpoint rows)."""
     if config.trend not in ("compute", "params_tokens"):
         raise ValueError(f"build_model builds one trend form, not {config.trend!r} (models.stacking fits a stack)")
     priors = config.resolved_priors()
@@ -397,5 +363,5 @@ def build_model(design: Design, config: FitConfig, shared_rows: bool = False,
         noise = _prior("smooth_noise", priors["smooth_noise"], dims="series")
         pm.StudentT("smooth", nu=SMOOTH_NOISE_DOF, mu=trend, sigma=noise[design.smooth_series_idx],
                     observed=design.smooth_obs)
-        success_likelihood(design, success_link(design, priors, centring, token_location), priors, centring)
+        success_likelihood(design, success_link(design, priors, centring), priors, centring)
     return model

@@ -48,11 +48,6 @@ class StaleFitError(ValueError):
 class EmergenceForecaster:
     """The hierarchical model with its data, posterior and diagnostics."""
 
-    token_location = False
-    """Experiment only (docs/backtests.md, *Calibration of the central intervals*): True fits the link's
-    location slope in log10 tokens per parameter (``models.emergence_model.link_token_location``);
-    predictions apply it whenever the posterior holds it."""
-
     def __init__(self, config: FitConfig | None = None) -> None:
         self.config = config or FitConfig(trend="compute")
         if self.config.trend not in SINGLE_TRENDS:
@@ -91,8 +86,8 @@ class EmergenceForecaster:
         self.margins = margins
         self.design = design_from_selected(self.training_rows, cfg.smooth_metric, margins)
         _check_enough_data(self.design)
-        shared = shares_rows(self.design) and not self.token_location  # the experiment reads rows as arrays
-        model = build_model(self.design, cfg, shared_rows=shared, token_location=self.token_location)
+        shared = shares_rows(self.design)
+        model = build_model(self.design, cfg, shared_rows=shared)
         idata, compile_s, sampling_s = sample(model, cfg, progress=progress, should_stop=should_stop,
                                               on_phase=on_phase, cache_key=self._model_key(shared),
                                               on_draws=on_draws)
@@ -101,12 +96,10 @@ class EmergenceForecaster:
         return self
 
     def _model_key(self, shared_rows: bool = False) -> str:
-        """What the compiled model depends on: model id and version, structural config, the experimental
-        link term, and the design (with ``shared_rows``, only its structure: :func:`structure_hash`; the
-        rows are data)."""
+        """What the compiled model depends on: model id and version, structural config, and the design
+        (with ``shared_rows``, only its structure: :func:`structure_hash`; the rows are data)."""
         design = structure_hash(self.design) if shared_rows else self.design.content_hash()
-        token = "/token_location" if self.token_location else ""
-        return f"{MODEL_ID}/{MODEL_VERSION}{token}/{self.config.structural_key()}/{design}"
+        return f"{MODEL_ID}/{MODEL_VERSION}/{self.config.structural_key()}/{design}"
 
     def _draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, shape (S, ...) with S = chains * draws."""
@@ -154,25 +147,13 @@ class EmergenceForecaster:
         seed = self.config.seed if seed is None else seed
         rng = np.random.default_rng(seed)
         task_idx, k, smooth, distance = self._link_inputs(targets, rng)
-        shift = self._token_location(targets)
+        shift = None
         if link_discrepancy > 0 or token_discrepancy > 0:  # its own stream: draws inside the range stay as without it
             eps = np.random.default_rng([seed, 1]).standard_normal(smooth.shape)
-            shift = (0.0 if shift is None else shift) + discrepancy_scale(distance, link_discrepancy,
-                                                                          token_discrepancy)[None, :] * eps
+            shift = discrepancy_scale(distance, link_discrepancy, token_discrepancy)[None, :] * eps
         mean = self._link_mean(task_idx, smooth, shift)
         success = self._success_noise(mean, task_idx, targets, rng)
         return success, self.design.unstandardise(smooth, k)
-
-    def _token_location(self, targets: pd.DataFrame) -> np.ndarray | None:
-        """The experimental link-location shift (S, n) in spreads at each target, or None when the
-        posterior has no ``link_tokens_slope`` (every default fit)."""
-        if "link_tokens_slope" not in self.idata.posterior:
-            return None
-        from models.emergence_model import _task_family, centred_tokens_per_param
-
-        task_idx, log10_params, log10_tokens = _target_arrays(targets, self.design)
-        slope = self._draws("link_tokens_slope")[:, _task_family(self.design)[task_idx]]
-        return slope * centred_tokens_per_param(log10_params, log10_tokens)[None, :]
 
     def _link_mean(self, task_idx: np.ndarray, smooth: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
         """Expected success (S, n), clipped into (SUCCESS_EPS, 1 - SUCCESS_EPS), with the link's argument
@@ -236,11 +217,9 @@ class EmergenceForecaster:
         observed = pd.to_numeric(targets["observed"], errors="coerce").to_numpy(float)
         deltas = np.asarray(deltas, dtype=float)
         token_deltas = np.zeros_like(deltas) if token_deltas is None else np.asarray(token_deltas, dtype=float)
-        location = self._token_location(targets)
         out = np.empty((len(deltas), len(targets)))
         for j, (delta, delta_t) in enumerate(zip(deltas, token_deltas)):
-            shift = discrepancy_scale(distance, delta, delta_t)[None, :] * eps
-            mean = self._link_mean(task_idx, smooth, shift if location is None else shift + location)
+            mean = self._link_mean(task_idx, smooth, discrepancy_scale(distance, delta, delta_t)[None, :] * eps)
             logpdf = self._success_logpdf(mean, task_idx, targets, observed)
             out[j] = special.logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
         return out

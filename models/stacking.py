@@ -221,10 +221,9 @@ def _refit(components: dict[str, EmergenceForecaster], reduced: pd.DataFrame, ch
     for form, component in components.items():
         if progress:
             print(f"{what}: refitting {form}", file=sys.stderr, flush=True)
-        refit = EmergenceForecaster(component.config)
-        refit.token_location = component.token_location  # the experimental link term, when the form has it
         named = fit_kwargs | {"on_phase": _named_phase(fit_kwargs.get("on_phase"), f"{check}, {form}")}
-        refits[form] = refit.fit(reduced, progress=progress, margins=component.margins, **named)
+        refits[form] = EmergenceForecaster(component.config).fit(reduced, progress=progress,
+                                                                 margins=component.margins, **named)
     return refits
 
 

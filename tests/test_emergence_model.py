@@ -43,32 +43,3 @@ def test_without_checkpoints_there_is_no_checkpoint_term() -> None:
     model = build_model(design, FitConfig(trend="compute"))
     assert "success_checkpoint" not in model.named_vars and "checkpoint_concentration_ratio" not in model.named_vars
 
-
-def _beta_alpha(model, point: dict) -> np.ndarray:
-    """The success Beta's alpha (mean x concentration) of every final row at ``point``."""
-    alpha = model.replace_rvs_by_values([model["success_beta"].owner.inputs[2]])
-    return np.asarray(model.compile_fn(alpha, inputs=model.value_vars, on_unused_input="ignore")(point)[0])
-
-
-def test_token_location_is_off_by_default_and_moves_the_link_by_slope_times_tokens_per_param() -> None:
-    """The experimental link-location slope (docs/backtests.md, *Calibration*): absent by default; at
-    slope 0 the success means are the default model's, and a positive slope raises success where a
-    run has more tokens per parameter than Chinchilla's 20 and lowers it where it has fewer."""
-    from models.emergence_model import centred_tokens_per_param
-
-    from dataclasses import replace
-
-    design = build_design(_checkpoint_table(), "bpb", "acc")  # a Chinchilla ladder: give its runs other lengths
-    ratio = np.log10(20.0) + np.where(np.arange(len(design.models)) % 2 == 0, -0.5, 0.7)
-    design = replace(design, log10_tokens=design.log10_params + ratio)
-    config = FitConfig(trend="compute")
-    plain, located = build_model(design, config), build_model(design, config, token_location=True)
-    assert "link_tokens_slope" not in plain.named_vars
-    point = located.initial_point()
-    assert point["link_tokens_slope"].shape == (1,)
-    base = _beta_alpha(plain, plain.initial_point())
-    np.testing.assert_allclose(_beta_alpha(located, point | {"link_tokens_slope": np.zeros(1)}), base, rtol=1e-12)
-    moved = _beta_alpha(located, point | {"link_tokens_slope": np.full(1, 0.5)})
-    r = centred_tokens_per_param(design.log10_params, design.log10_tokens)[design.success_model_idx]
-    far = np.abs(r) > 0.05
-    assert far.any() and np.all(np.sign(moved - base)[far] == np.sign(r[far]))

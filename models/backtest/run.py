@@ -45,7 +45,6 @@ def run_backtest(
     train_multiples: tuple[float, float] | None = None,
     heldout_multiples: tuple[float, float] | None = None,
     ratio_by: str = "compute",
-    token_location: bool = False,
 ) -> BacktestResult:
     """Fit every method on the models at or below the cut and score its predictions of the rest.
 
@@ -60,10 +59,8 @@ def run_backtest(
     ``heldout_multiples`` narrow the split further (:func:`models.backtest.cuts.split_by_size`; the
     token-extrapolation scenarios). ``ratio_by``: the extrapolation ratio that bins the results,
     ``compute`` (target compute over the largest training run's) or ``tokens`` (target tokens per
-    parameter over the longest-trained training run's). ``token_location``: the hierarchical fits
-    carry the experimental link-location slope in tokens per parameter
-    (:attr:`models.forecaster.EmergenceForecaster.token_location`; off by default). Raises ValueError
-    when nothing is held out or nothing trains.
+    parameter over the longest-trained training run's). Raises ValueError when nothing is held out or
+    nothing trains.
     """
     if ratio_by not in ("compute", "tokens"):
         raise ValueError(f"ratio_by must be 'compute' or 'tokens', not {ratio_by!r}")
@@ -92,7 +89,7 @@ def run_backtest(
     notes.extend(family_notes)
     _check_split(training_rows, targets)
     ratios = (extrapolation_ratios if ratio_by == "compute" else token_ratios)(targets, training_rows)
-    context = _Context(training_rows, targets, config, n_boot, progress, token_location=token_location)
+    context = _Context(training_rows, targets, config, n_boot, progress)
     scored, diagnostics = [], {}
     for method in [m for m in METHODS if m in methods]:
         start = time.perf_counter()
@@ -182,15 +179,13 @@ class _Context:
     n_boot: int
     progress: bool
     fits: dict[str, EmergenceForecaster] = field(default_factory=dict)
-    token_location: bool = False
 
     def fit(self, form: str) -> tuple[EmergenceForecaster, bool]:
         """The hierarchical model under trend ``form`` fitted on the training rows; (fit, reused?)."""
         if form in self.fits:
             return self.fits[form], True
-        forecaster = EmergenceForecaster(self.config.model_copy(update={"trend": form}))
-        forecaster.token_location = self.token_location
-        self.fits[form] = forecaster.fit(self.training_rows, progress=self.progress)
+        config = self.config.model_copy(update={"trend": form})
+        self.fits[form] = EmergenceForecaster(config).fit(self.training_rows, progress=self.progress)
         return self.fits[form], False
 
 

@@ -6,10 +6,7 @@ below it, so model changes can be judged here without touching a reported test. 
 files as ``turnsignal backtest`` (one scenario)::
 
     python -m models.backtest.tuning --data examples/data/olmo_ladder.csv --out bt-tuning/ \
-        [--token-location] [--draws 400] [--tune 300]
-
-``--token-location`` fits the experimental link-location slope in tokens per parameter
-(:attr:`models.forecaster.EmergenceForecaster.token_location`); it is not part of any default.
+        [--draws 400] [--tune 300]
 """
 from __future__ import annotations
 
@@ -34,15 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=400, help="posterior draws per chain")
     parser.add_argument("--tune", type=int, default=300, help="warm-up steps per chain")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--token-location", action="store_true",
-                        help="fit the experimental link-location slope in tokens per parameter")
     args = parser.parse_args(argv)
     config = FitConfig(success_metric=args.success.split(","), draws=args.draws, tune=args.tune, seed=args.seed)
-    label = "tuning params<=370M->760M" + (" +token location" if args.token_location else "")
+    label = "tuning params<=370M->760M"
     result = run_backtest(read_eval_table(args.data), train_max_params=TUNING_TRAIN_MAX_PARAMS,
                           heldout_above=TUNING_TRAIN_MAX_PARAMS, heldout_at_most=TUNING_PREDICT_MAX_PARAMS,
-                          config=config, methods=args.methods.split(","), label=label, progress=False,
-                          token_location=args.token_location)
+                          config=config, methods=args.methods.split(","), label=label, progress=False)
     from models.backtest.report import BacktestSuite
 
     BacktestSuite([result]).write(args.out)
